@@ -1,0 +1,98 @@
+# SABOS-C top-level build. `make run`, `make test`, `make bench`; see README.md.
+# Everything is built into build/. The dependency script runs first and is quiet when
+# everything is installed already.
+
+BUILD      := build
+KCC        := clang
+KLD        := ld.lld
+HOSTCC     := gcc
+KERNEL_ELF := $(BUILD)/kernel.elf
+LOADER_EFI := $(BUILD)/BOOTX64.EFI
+ESP_IMG    := $(BUILD)/esp.img
+
+KCFLAGS := --target=x86_64-unknown-elf -std=gnu17 -ffreestanding -fno-stack-protector \
+	-fno-pic -fno-pie -mno-red-zone -mcmodel=kernel -mno-mmx -mno-sse -mno-sse2 -mno-avx \
+	-mno-80387 -fno-omit-frame-pointer -fno-builtin -O2 -g -Wall -Wextra -Werror \
+	-Wno-unused-parameter -Ikernel/include -MMD -MP
+KASFLAGS := --target=x86_64-unknown-elf -Ikernel/include -MMD -MP -g
+
+KSRCS_C := $(shell find kernel -name '*.c' | sort)
+KSRCS_S := $(shell find kernel -name '*.S' | sort)
+KOBJS   := $(patsubst %.c,$(BUILD)/%.o,$(KSRCS_C)) $(patsubst %.S,$(BUILD)/%.o,$(KSRCS_S)) \
+	$(BUILD)/font.o
+
+FONT_PSF := /usr/share/consolefonts/Lat15-VGA16.psf.gz
+
+.PHONY: all deps kernel loader esp run test test-host test-kernel test-boot bench clean
+
+all: deps esp
+
+deps:
+	@bash scripts/deps.sh
+
+kernel: $(KERNEL_ELF)
+loader: $(LOADER_EFI)
+esp: $(ESP_IMG)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	@$(KCC) $(KCFLAGS) -c $< -o $@
+
+$(BUILD)/%.o: %.S
+	@mkdir -p $(dir $@)
+	@echo "  AS      $<"
+	@$(KCC) $(KASFLAGS) -c $< -o $@
+
+# The console font comes from Debian's console-setup-linux package, linked in as binary data.
+$(BUILD)/font.psf: $(FONT_PSF)
+	@mkdir -p $(BUILD)
+	gzip -dc $< > $@
+$(BUILD)/font.o: $(BUILD)/font.psf
+	cd $(BUILD) && objcopy -I binary -O elf64-x86-64 -B i386:x86-64 \
+		--rename-section .data=.rodata,alloc,load,readonly,data,contents font.psf font.o
+
+$(KERNEL_ELF): $(KOBJS) kernel/arch/x86_64/linker.ld
+	@echo "  LD      $@"
+	@$(KLD) -nostdlib -z max-page-size=4096 -T kernel/arch/x86_64/linker.ld -o $@ $(KOBJS)
+
+# ---- UEFI loader (gnu-efi) ----
+EFI_CFLAGS := -I/usr/include/efi -I/usr/include/efi/x86_64 -Ikernel/include -std=gnu17 \
+	-fpic -ffreestanding -fno-stack-protector -fno-stack-check -fshort-wchar -mno-red-zone \
+	-maccumulate-outgoing-args -DGNU_EFI_USE_MS_ABI -O2 -Wall -Wextra -Werror \
+	-Wno-unused-parameter
+$(BUILD)/boot/loader.o: boot/loader.c kernel/include/bootinfo.h
+	@mkdir -p $(dir $@)
+	$(HOSTCC) $(EFI_CFLAGS) -c $< -o $@
+$(BUILD)/boot/loader.so: $(BUILD)/boot/loader.o
+	ld -shared -Bsymbolic -nostdlib -znocombreloc -T /usr/lib/elf_x86_64_efi.lds \
+		/usr/lib/crt0-efi-x86_64.o $< -o $@ -L/usr/lib -lefi -lgnuefi
+$(LOADER_EFI): $(BUILD)/boot/loader.so
+	objcopy -j .text -j .sdata -j .data -j .rodata -j .dynamic -j .dynsym -j .rel \
+		-j .rela -j .rel.* -j .rela.* -j .reloc --target efi-app-x86_64 \
+		--subsystem=10 $< $@
+
+$(ESP_IMG): $(LOADER_EFI) $(KERNEL_ELF) scripts/mkesp.sh
+	bash scripts/mkesp.sh $@ $(LOADER_EFI) $(KERNEL_ELF)
+
+# ---- the two commands ----
+run: deps esp
+	bash scripts/qemu.sh --forward
+
+test: deps esp
+	bash scripts/test.sh
+
+test-host: deps
+	bash scripts/test.sh host
+test-kernel: deps esp
+	bash scripts/test.sh kernel
+test-boot: deps esp
+	bash scripts/test.sh boot
+
+bench: deps esp
+	bash scripts/bench.sh
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

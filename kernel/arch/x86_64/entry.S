@@ -1,0 +1,24 @@
+/* entry.S: the first kernel instructions. The loader jumps here with interrupts off, its page
+ * tables loaded (identity + direct map + kernel image) and RDI = boot_info (direct-map address).
+ * We switch to the kernel's own boot stack and call kmain(boot_info). */
+    .section .text.entry, "ax"
+    .global kernel_entry
+kernel_entry:
+    cli
+    cld
+    lea boot_stack_top(%rip), %rsp
+    xor %ebp, %ebp
+    push $0                 /* a zero return address ends backtraces here */
+    call kmain
+1:  cli
+    hlt
+    jmp 1b
+
+    .section .bss.stack, "aw", @nobits
+    .balign 4096
+    .global boot_stack_guard, boot_stack_bottom, boot_stack_top
+boot_stack_guard:
+    .skip 4096              /* left unmapped by paging_init: overflow faults */
+boot_stack_bottom:
+    .skip 65536
+boot_stack_top:

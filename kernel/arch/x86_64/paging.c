@@ -1,0 +1,201 @@
+/* paging.c: the kernel's page tables (Intel SDM vol. 3A §4.5 4-level paging, §4.6 access
+ * rights, §11.12 PAT). Replaces the loader's tables with:
+ *   - the direct map of every RAM-like region of the memory map at KERNEL_DIRECT_MAP
+ *     (2 MiB pages where possible, read/write, no-execute),
+ *   - the kernel image at KERNEL_IMAGE_BASE with W^X: text RX, rodata R+NX, data/bss RW+NX,
+ *     and the page under the boot stack left unmapped as a guard,
+ *   - MMIO mapped on demand, uncached (vmm_map_mmio) or write-combining (vmm_map_wc).
+ * The lower half stays empty for user processes. */
+#include "types.h"
+#include "cpu.h"
+#include "mm.h"
+#include "printk.h"
+#include "panic.h"
+#include "kstring.h"
+#include "kernel.h"
+
+#define PTE_P (1ull << 0)
+#define PTE_W (1ull << 1)
+#define PTE_U (1ull << 2)
+#define PTE_PWT (1ull << 3)
+#define PTE_PCD (1ull << 4)
+#define PTE_PS (1ull << 7)
+#define PTE_G (1ull << 8)
+#define PTE_NX (1ull << 63)
+#define PTE_ADDR 0x000ffffffffff000ull
+
+extern char __text_start[], __text_end[], __rodata_start[], __rodata_end[];
+extern char __data_start[], __kernel_end[], boot_stack_guard[];
+
+static uint64_t *kernel_pml4;
+static phys_addr_t kernel_pml4_phys;
+static uint64_t nx_bit;
+static const struct boot_info *bi_saved;
+
+phys_addr_t virt_to_phys(const void *va) {
+    uint64_t v = (uint64_t)(uintptr_t)va;
+    if (v >= KERNEL_IMAGE_BASE) return v - bi_saved->kernel_virt + bi_saved->kernel_phys;
+    if (v >= KERNEL_DIRECT_MAP) return v - KERNEL_DIRECT_MAP;
+    return 0;
+}
+
+static uint64_t *new_table(void) {
+    phys_addr_t pa = pmm_alloc();
+    if (!pa) panic("paging: out of memory for page tables");
+    uint64_t *t = phys_to_virt(pa);
+    memset(t, 0, PAGE_SIZE);
+    return t;
+}
+
+/* Returns the next-level table for entry idx, creating it (or splitting a 2 MiB page into
+ * 512 4 KiB pages with the same rights) when needed. */
+static uint64_t *next_level(uint64_t *table, unsigned idx) {
+    uint64_t e = table[idx];
+    if (!(e & PTE_P)) {
+        uint64_t *t = new_table();
+        table[idx] = virt_to_phys(t) | PTE_P | PTE_W;
+        return t;
+    }
+    if (e & PTE_PS) {
+        uint64_t *t = new_table();
+        uint64_t base = e & PTE_ADDR & ~0x1fffffull;
+        uint64_t flags = e & ~PTE_ADDR & ~PTE_PS; /* we never set the large-page PAT bit */
+        for (int i = 0; i < 512; i++) t[i] = (base + (uint64_t)i * PAGE_SIZE) | flags;
+        table[idx] = virt_to_phys(t) | PTE_P | PTE_W;
+        return t;
+    }
+    return phys_to_virt(e & PTE_ADDR);
+}
+
+static void map_4k(uint64_t va, phys_addr_t pa, uint64_t flags) {
+    uint64_t *pdpt = next_level(kernel_pml4, (va >> 39) & 511);
+    uint64_t *pd = next_level(pdpt, (va >> 30) & 511);
+    uint64_t *pt = next_level(pd, (va >> 21) & 511);
+    pt[(va >> 12) & 511] = (pa & PTE_ADDR) | flags;
+}
+
+static void map_2m(uint64_t va, phys_addr_t pa, uint64_t flags) {
+    uint64_t *pdpt = next_level(kernel_pml4, (va >> 39) & 511);
+    uint64_t *pd = next_level(pdpt, (va >> 30) & 511);
+    pd[(va >> 21) & 511] = (pa & PTE_ADDR) | flags | PTE_PS;
+}
+
+/* Maps [pa, pa+len) at the direct map with 2 MiB pages where the range allows. */
+static void map_direct_range(phys_addr_t pa, uint64_t len, uint64_t flags) {
+    phys_addr_t end = pa + len;
+    pa = ALIGN_DOWN(pa, PAGE_SIZE);
+    while (pa < end) {
+        if (IS_ALIGNED(pa, MiB(2)) && end - pa >= MiB(2)) {
+            map_2m(KERNEL_DIRECT_MAP + pa, pa, flags);
+            pa += MiB(2);
+        } else {
+            map_4k(KERNEL_DIRECT_MAP + pa, pa, flags);
+            pa += PAGE_SIZE;
+        }
+    }
+}
+
+/* RAM and firmware memory (ACPI tables, runtime services) are direct-mapped; MMIO and
+ * reserved holes are not (they are mapped uncached on demand). */
+static bool region_direct_mapped(const struct boot_mem_region *r) {
+    if (r->kind == MEM_MMIO) return false;
+    if (r->kind == MEM_RESERVED) return r->efi_type == 5 || r->efi_type == 6; /* runtime code/data */
+    return true;
+}
+
+bool vmm_direct_mapped(phys_addr_t pa, size_t len) {
+    if (!bi_saved) return false;
+    phys_addr_t cur = pa, end = pa + len;
+    if (end < pa) return false;
+    while (cur < end) {
+        bool found = false;
+        for (uint32_t i = 0; i < bi_saved->mmap_count; i++) {
+            const struct boot_mem_region *r = &bi_saved->mmap[i];
+            if (!region_direct_mapped(r)) continue;
+            if (cur >= r->base && cur < r->base + r->pages * PAGE_SIZE) {
+                cur = r->base + r->pages * PAGE_SIZE;
+                found = true;
+                break;
+            }
+        }
+        if (!found) return false;
+    }
+    return true;
+}
+
+static void *map_with(phys_addr_t pa, size_t size, uint64_t cache_bits) {
+    if (!size || pa + size < pa) return NULL;
+    uint64_t fl = irq_save();
+    phys_addr_t start = ALIGN_DOWN(pa, PAGE_SIZE), end = ALIGN_UP(pa + size, PAGE_SIZE);
+    for (phys_addr_t p = start; p < end; p += PAGE_SIZE) {
+        uint64_t va = KERNEL_DIRECT_MAP + p;
+        map_4k(va, p, PTE_P | PTE_W | PTE_G | nx_bit | cache_bits);
+        invlpg((void *)(uintptr_t)va);
+    }
+    irq_restore(fl);
+    return phys_to_virt(pa);
+}
+
+void *vmm_map_mmio(phys_addr_t pa, size_t size) { return map_with(pa, size, PTE_PCD | PTE_PWT); }
+
+/* With our PAT layout, index 1 (PWT only) is write-combining. */
+void *vmm_map_wc(phys_addr_t pa, size_t size) { return map_with(pa, size, PTE_PWT); }
+
+/* Physical address of the kernel's top-level table (for new address spaces later). */
+phys_addr_t vmm_kernel_pml4(void) { return kernel_pml4_phys; }
+
+/* Builds the kernel page tables and switches to them. Needs pmm_init(). */
+void paging_init(const struct boot_info *bi) {
+    bi_saved = bi;
+    uint32_t a, b, c, d;
+    cpuid(0x80000001, 0, &a, &b, &c, &d);
+    if (d & (1u << 20)) {
+        wrmsr(MSR_EFER, rdmsr(MSR_EFER) | (1ull << 11)); /* NXE */
+        nx_bit = PTE_NX;
+    } else {
+        printk(LOG_WARN, "paging: CPU has no NX bit; data pages stay executable\n");
+    }
+    /* PAT: 0 WB, 1 WC, 2 UC-, 3 UC, then the same again (SDM §11.12.4). */
+    wrmsr(MSR_PAT, 0x0007010600070106ull);
+
+    kernel_pml4 = new_table();
+    kernel_pml4_phys = virt_to_phys(kernel_pml4);
+    uint64_t data_flags = PTE_P | PTE_W | PTE_G | nx_bit;
+    for (uint32_t i = 0; i < bi->mmap_count; i++) {
+        const struct boot_mem_region *r = &bi->mmap[i];
+        if (region_direct_mapped(r))
+            map_direct_range(r->base, r->pages * PAGE_SIZE, data_flags);
+    }
+    /* Kernel image with W^X. */
+    for (uint64_t va = bi->kernel_virt; va < (uint64_t)(uintptr_t)__kernel_end; va += PAGE_SIZE) {
+        phys_addr_t pa = va - bi->kernel_virt + bi->kernel_phys;
+        uint64_t flags;
+        if (va >= (uint64_t)(uintptr_t)__text_start && va < (uint64_t)(uintptr_t)__text_end)
+            flags = PTE_P | PTE_G;
+        else if (va >= (uint64_t)(uintptr_t)__rodata_start && va < (uint64_t)(uintptr_t)__data_start)
+            flags = PTE_P | PTE_G | nx_bit;
+        else
+            flags = data_flags;
+        if (va == (uint64_t)(uintptr_t)boot_stack_guard) continue;
+        map_4k(va, pa, flags);
+    }
+    write_cr4(read_cr4() | (1u << 7));   /* PGE */
+    write_cr0(read_cr0() | (1u << 16));  /* WP: the kernel honours read-only pages */
+    write_cr3(kernel_pml4_phys);
+}
+
+/* Looks up the leaf entry for va (for tests): returns the entry or 0, and the page size. */
+uint64_t vmm_query(uint64_t va, uint64_t *page_size) {
+    uint64_t *t = kernel_pml4;
+    int shifts[4] = {39, 30, 21, 12};
+    for (int level = 0; level < 4; level++) {
+        uint64_t e = t[(va >> shifts[level]) & 511];
+        if (!(e & PTE_P)) return 0;
+        if (level == 3 || (level > 0 && (e & PTE_PS))) {
+            if (page_size) *page_size = 1ull << shifts[level];
+            return e;
+        }
+        t = phys_to_virt(e & PTE_ADDR);
+    }
+    return 0;
+}

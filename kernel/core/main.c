@@ -1,0 +1,97 @@
+/* main.c: kmain, the kernel's boot sequence (docs/boot.md):
+ * serial console -> boot info check -> GDT/IDT -> frames -> paging -> heap -> framebuffer
+ * console -> symbols -> ACPI -> interrupt controllers -> calibrated time -> PCI -> PS/2 ->
+ * reclaim boot-services memory -> banner and "ready" -> selftest mode or the shell. */
+#include "types.h"
+#include "bootinfo.h"
+#include "cpu.h"
+#include "arch.h"
+#include "mm.h"
+#include "printk.h"
+#include "panic.h"
+#include "serial.h"
+#include "fbcon.h"
+#include "fault.h"
+#include "acpi.h"
+#include "irq.h"
+#include "time.h"
+#include "pci.h"
+#include "ps2.h"
+#include "selftest.h"
+#include "kernel.h"
+#include "kstring.h"
+#include "power.h"
+
+const struct boot_info *boot_info;
+struct kernel_options kopts;
+uint64_t kernel_entry_tsc;
+uint64_t kernel_ready_ns;
+
+void paging_init(const struct boot_info *bi);
+
+uint64_t boot_ram_bytes(void) {
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < boot_info->mmap_count; i++) {
+        const struct boot_mem_region *r = &boot_info->mmap[i];
+        switch (r->efi_type) {
+        case 1: case 2: case 3: case 4: case 5: case 6: case 7: case 9: case 10:
+            total += r->pages * PAGE_SIZE; /* loader, boot/runtime services, free, ACPI */
+            break;
+        default:
+            break;
+        }
+    }
+    return total;
+}
+
+static void print_banner(void) {
+    struct pmm_stats ps;
+    pmm_get_stats(&ps);
+    uint64_t ready_ns = tsc_to_ns(rdtsc() - kernel_entry_tsc);
+    printk(LOG_INFO, "\n");
+    printk(LOG_INFO, "SABOS-C: an x86-64 operating system in C\n");
+    printk(LOG_INFO, "  memory: %lu MiB installed, %lu MiB free\n",
+           (unsigned long)(boot_ram_bytes() >> 20), (unsigned long)((ps.free_frames * PAGE_SIZE) >> 20));
+    printk(LOG_INFO, "  cpus: %d (from the %s)\n", acpi.has_madt ? acpi.cpu_count : 1,
+           acpi.has_madt ? "ACPI MADT" : "boot CPU only, no MADT");
+    printk(LOG_INFO, "  interrupts: %s\n", irq_mode());
+    printk(LOG_INFO, "  timer: LAPIC %lu.%03lu MHz, TSC %lu.%03lu MHz (calibrated against %s), tick %d Hz\n",
+           (unsigned long)(lapic_timer_hz / 1000000), (unsigned long)(lapic_timer_hz / 1000 % 1000),
+           (unsigned long)(tsc_hz / 1000000), (unsigned long)(tsc_hz / 1000 % 1000),
+           time_calibration_source, TIMER_HZ);
+    printk(LOG_INFO, "  keyboard: %s\n", ps2_present() ? "PS/2" : "none (no PS/2 controller)");
+    printk(LOG_INFO, "  pci devices:\n");
+    pci_print_tree();
+    kernel_ready_ns = ready_ns;
+    printk(LOG_INFO, "kernel ready in %lu.%03lu ms (from kernel entry, TSC)\n",
+           (unsigned long)(ready_ns / 1000000), (unsigned long)(ready_ns / 1000 % 1000));
+}
+
+NORETURN void kmain(const struct boot_info *bi) {
+    kernel_entry_tsc = rdtsc();
+    boot_info = bi;
+    serial_init();
+    if (!bi || bi->magic != BOOTINFO_MAGIC || bi->version != BOOTINFO_VERSION)
+        panic("boot info from the loader is missing or has the wrong version");
+    int understood = cmdline_parse(bi->cmdline, &kopts);
+    printk_set_console_level((enum log_level)kopts.loglevel);
+    printk(LOG_INFO, "SABOS-C kernel starting, command line \"%s\"%s\n", bi->cmdline,
+           understood ? "" : (bi->cmdline[0] ? " (no option understood)" : ""));
+    gdt_init();
+    idt_init();
+    pmm_init(bi);
+    paging_init(bi);
+    fbcon_init(&bi->fb);
+    symbols_init(bi->kernel_file, bi->kernel_file_size);
+    acpi_init(bi->rsdp);
+    irq_init();
+    time_init();
+    sti();
+    pci_init();
+    ps2_init();
+    pmm_reclaim_boot_services(bi);
+    print_banner();
+    if (kopts.selftest) selftest_boot_mode(kopts.selftest_group);
+    if (kopts.poweroff) power_off();
+    shell_run();
+}

@@ -1,0 +1,29 @@
+/* kernel.h: kernel-wide state and boot-time entry points (kernel/core). */
+#pragma once
+#include "types.h"
+#include "bootinfo.h"
+
+extern const struct boot_info *boot_info;
+/* The command line words: `selftest` or `selftest=GROUP`, `loglevel=N`, `poweroff`. */
+struct kernel_options {
+    bool selftest;
+    char selftest_group[32];
+    int loglevel;
+    bool poweroff;  /* `poweroff`: power off through ACPI right after the banner (boot tests) */
+};
+extern struct kernel_options kopts;
+/* Parses a command line into *out (pure; host-tested). Unknown words are ignored and
+ * reported by the caller. Returns the number of words understood. */
+int cmdline_parse(const char *cmdline, struct kernel_options *out);
+
+/* TSC at kernel entry, and the kernel-entry-to-ready time in nanoseconds. */
+extern uint64_t kernel_entry_tsc;
+/* In selftest mode: report the running test as failed with why, print the summary and power
+ * off with a failing verdict. Does nothing outside selftest mode. */
+void selftest_abort(const char *why);
+/* Installed RAM in bytes from the memory map (all RAM-backed types). */
+uint64_t boot_ram_bytes(void);
+/* The minimal kernel shell (kernel/core/shell.c); never returns. */
+NORETURN void shell_run(void);
+/* Runs one shell command line; returns false for an unknown command. */
+bool shell_exec(const char *line);

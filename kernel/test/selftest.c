@@ -1,0 +1,99 @@
+/* selftest.c: the kernel self-test runner. Tests live in the "selftests" linker section
+ * (SELFTEST macro, selftest.h). Each prints "[PASS] group.name" or "[FAIL] group.name: reason";
+ * the run ends with "N passed, N failed". A test that runs past its time limit is failed by
+ * the timer tick watchdog, and a panic or unexpected exception during a test fails that test;
+ * both end the run with a failing verdict instead of hanging CI. */
+#include "types.h"
+#include "selftest.h"
+#include "printk.h"
+#include "kprintf.h"
+#include "kstring.h"
+#include "kernel.h"
+#include "time.h"
+#include "power.h"
+
+extern const struct selftest __selftests_start[], __selftests_end[];
+
+static const struct selftest *current;
+static volatile uint64_t deadline_ns;
+static int passed, failed;
+static bool running;
+
+#define EXIT_PASS 0x10 /* QEMU exits with (code << 1) | 1 = 33 */
+#define EXIT_FAIL 0x11 /* 35 */
+
+void selftest_fail(struct selftest_ctx *t, const char *fmt, ...) {
+    if (t->failed) return;
+    t->failed = true;
+    va_list ap;
+    va_start(ap, fmt);
+    kvsnprintf(t->reason, sizeof(t->reason), fmt, ap);
+    va_end(ap);
+}
+
+static void summary_and_exit(void) {
+    printk(LOG_INFO, "%d passed, %d failed\n", passed, failed);
+    qemu_debug_exit(failed ? EXIT_FAIL : EXIT_PASS);
+}
+
+void selftest_abort(const char *why) {
+    if (!running) return;
+    running = false;
+    if (current) {
+        printk(LOG_ERR, "[FAIL] %s.%s: %s\n", current->group, current->name, why);
+        failed++;
+    }
+    summary_and_exit();
+}
+
+static void watchdog_tick(void) {
+    if (running && current && deadline_ns && time_ns() > deadline_ns) {
+        deadline_ns = 0;
+        selftest_abort("timed out (the test hung)");
+    }
+}
+
+int selftest_count(void) { return (int)(__selftests_end - __selftests_start); }
+
+int selftest_run(const char *group) {
+    static bool hooked;
+    if (!hooked) {
+        time_add_tick_hook(watchdog_tick);
+        hooked = true;
+    }
+    passed = failed = 0;
+    running = true;
+    int total = 0;
+    for (const struct selftest *st = __selftests_start; st < __selftests_end; st++)
+        if (!group || !*group || strcmp(group, st->group) == 0) total++;
+    printk(LOG_INFO, "selftest: running %d tests%s%s\n", total, group && *group ? " in group " : "",
+           group && *group ? group : "");
+    for (const struct selftest *st = __selftests_start; st < __selftests_end; st++) {
+        if (group && *group && strcmp(group, st->group) != 0) continue;
+        struct selftest_ctx ctx = {0};
+        current = st;
+        uint64_t limit_ms = st->timeout_ms ? st->timeout_ms : 10000;
+        deadline_ns = time_ns() + limit_ms * 1000000ull;
+        st->fn(&ctx);
+        deadline_ns = 0;
+        current = NULL;
+        if (ctx.failed) {
+            failed++;
+            printk(LOG_INFO, "[FAIL] %s.%s: %s\n", st->group, st->name, ctx.reason);
+        } else {
+            passed++;
+            printk(LOG_INFO, "[PASS] %s.%s\n", st->group, st->name);
+        }
+    }
+    running = false;
+    printk(LOG_INFO, "%d passed, %d failed\n", passed, failed);
+    return failed;
+}
+
+/* Selftest boot mode: run everything (or one group) and power off with the verdict. */
+NORETURN void selftest_boot_mode(const char *group) {
+    selftest_run(group);
+    running = true;
+    current = NULL;
+    qemu_debug_exit(failed ? EXIT_FAIL : EXIT_PASS);
+}

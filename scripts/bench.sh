@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# bench.sh: `make bench`. Boots SABOS a few times and prints a table of
+#   - time from QEMU start to "kernel ready" on the serial console (host clock),
+#   - time from kernel entry to ready, as the kernel measured it with the TSC,
+#   - the kernel image size (file and loaded sections).
+# Figures are measured, never asserted: nothing here fails on a timing.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+runs=${BENCH_RUNS:-3}
+out=build/bench
+mkdir -p "$out"
+host_ms=() kern_ms=()
+for i in $(seq 1 "$runs"); do
+    log="$out/boot-$i.log"
+    start=$(date +%s%N)
+    # Stop QEMU as soon as the ready line appears; record when it did.
+    ready_ns=""
+    while IFS= read -r line; do
+        line=${line%$'\r'}
+        echo "$line" >> "$log"
+        if [[ "$line" == "kernel ready in "* ]]; then
+            ready_ns=$(date +%s%N)
+            kern=$(sed -nE 's/^kernel ready in ([0-9.]+) ms.*/\1/p' <<<"$line")
+            break
+        fi
+    done < <(: > "$log"; bash scripts/qemu.sh --cmdline "poweroff" --no-reboot --timeout 300 2>&1)
+    wait 2>/dev/null
+    if [ -z "$ready_ns" ]; then
+        echo "bench: run $i never reached 'kernel ready' (see $log)" >&2
+        continue
+    fi
+    host_ms+=($(( (ready_ns - start) / 1000000 )))
+    kern_ms+=("$kern")
+done
+stats() { # min median max of the arguments
+    printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {if (NR==0) {print "-", "-", "-"; exit} printf "%s %s %s\n", a[1], a[int((NR+1)/2)], a[NR]}'
+}
+read -r hmin hmed hmax <<<"$(stats "${host_ms[@]}")"
+read -r kmin kmed kmax <<<"$(stats "${kern_ms[@]}")"
+file_kib=$(( $(stat -c %s build/kernel.elf) / 1024 ))
+loaded_kib=$(size -A build/kernel.elf | awk '$1 ~ /^\.(text|rodata|data|bss)$/ {s += $2} END {printf "%d", s / 1024}')
+text_kib=$(size -A build/kernel.elf | awk '$1 == ".text" {printf "%d", $2 / 1024}')
+printf '\n%-44s %10s %10s %10s\n' "measure ($runs boots, TCG)" min median max
+printf '%-44s %10s %10s %10s\n' "QEMU start to kernel ready (ms, host clock)" "$hmin" "$hmed" "$hmax"
+printf '%-44s %10s %10s %10s\n' "kernel entry to ready (ms, TSC)" "$kmin" "$kmed" "$kmax"
+printf '%-44s %10s\n' "kernel image loaded size (KiB)" "$loaded_kib"
+printf '%-44s %10s\n' "kernel .text (KiB)" "$text_kib"
+printf '%-44s %10s\n' "kernel.elf file size with symbols (KiB)" "$file_kib"
