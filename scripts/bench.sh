@@ -16,15 +16,17 @@ for i in $(seq 1 "$runs"); do
     start=$(date +%s%N)
     # Stop QEMU as soon as the ready line appears; record when it did.
     ready_ns=""
+    : > "$log"
     while IFS= read -r line; do
         line=${line%$'\r'}
         echo "$line" >> "$log"
+        line=$(sed -E 's/^\[ *[0-9]+\.[0-9]+\] //' <<<"$line")
         if [[ "$line" == "kernel ready in "* ]]; then
             ready_ns=$(date +%s%N)
             kern=$(sed -nE 's/^kernel ready in ([0-9.]+) ms.*/\1/p' <<<"$line")
             break
         fi
-    done < <(: > "$log"; bash scripts/qemu.sh --cmdline "poweroff" --no-reboot --timeout 300 2>&1)
+    done < <(bash scripts/qemu.sh --cmdline "poweroff" --no-reboot --timeout 300 2>&1)
     wait 2>/dev/null
     if [ -z "$ready_ns" ]; then
         echo "bench: run $i never reached 'kernel ready' (see $log)" >&2

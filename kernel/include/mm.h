@@ -16,7 +16,9 @@ struct pmm_stats {
 void pmm_init(const struct boot_info *bi);
 /* Adds the boot-services regions once nothing needs them any more. Returns frames added. */
 uint64_t pmm_reclaim_boot_services(const struct boot_info *bi);
-/* Allocates 2^order contiguous frames aligned to their size; returns physical address or 0. */
+/* Allocates 2^order contiguous frames aligned to their size; returns physical address or 0.
+ * The allocator never touches the frames it manages: their contents are whatever the last
+ * owner (or the firmware) left, so zero them if that matters (applies to every pmm_alloc*). */
 phys_addr_t pmm_alloc_order(unsigned order);
 void pmm_free_order(phys_addr_t pa, unsigned order);
 /* One frame. */

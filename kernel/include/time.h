@@ -25,12 +25,15 @@ uint64_t printk_clock_ns(void);
 uint64_t time_sample_with_tsc(uint64_t (*read_reference)(void), uint64_t *reference);
 /* What drives the periodic tick: "LAPIC", "PIT" or "none". */
 const char *time_tick_source(void);
+/* timer_ticks and the TSC at the tick interrupt that last ran, read together. */
+void time_tick_snapshot(uint64_t *ticks, uint64_t *tsc);
 /* Reprograms the periodic tick source (after a test borrowed the LAPIC timer). */
 void time_restart_tick(void);
 /* Busy-waits (for drivers during init). */
 void udelay(uint64_t us);
 void mdelay(uint64_t ms);
-/* Timer ticks since the tick started. */
+/* Tick periods (1/TIMER_HZ s) since the tick started, advanced by the tick interrupt and
+ * kept in step with the TSC when interrupts arrive late or merge. */
 extern volatile uint64_t timer_ticks;
 /* Registers a function called from every timer tick (interrupt context). Up to 4. */
 int time_add_tick_hook(void (*fn)(void));
@@ -46,9 +49,10 @@ uint64_t hpet_ticks_between(uint64_t start, uint64_t end);
 
 /* 8254 PIT (pit.c). */
 #define PIT_INPUT_HZ 1193182u
-/* Counts pit_ticks (1-65535) on counter 2 (gate via port 0x61, mode 0) and returns the TSC
- * cycles it took; false when the gate/output does not work. Bounded wait. */
-bool pit_measure_tsc(uint32_t pit_ticks, uint64_t *tsc_delta);
+/* Lets counter 2 (gate via port 0x61, mode 0) count at least pit_ticks (1-60000) and
+ * returns the exact PIT ticks counted and the TSC cycles they took, both ends read as
+ * bracketed (TSC, latched count) pairs; false when the gate/output does not work. Bounded. */
+bool pit_measure_tsc(uint32_t pit_ticks, uint64_t *tsc_cycles, uint32_t *pit_elapsed);
 /* Counter 0 as a rate generator at hz on ISA irq 0. */
 void pit_start_periodic(uint32_t hz);
 

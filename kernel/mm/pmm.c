@@ -5,11 +5,13 @@
  * Blocks are 2^order frames of 4 KiB, order 0..PMM_MAX_ORDER (4 MiB), aligned to their size,
  * so the buddy of the block at frame f with order o is the block at f ^ (1 << o).
  *
- * Per-frame metadata: one state byte per frame from the lowest to the highest frame of any
- * MEM_USABLE or MEM_BOOT_RECLAIM region (holes included, a few bytes per MiB). It is carved
- * from the first usable region big enough and counted as reserved. A byte says:
+ * Per-frame metadata, for every frame from the lowest to the highest frame of any MEM_USABLE
+ * or MEM_BOOT_RECLAIM region (holes included): a state byte, and a free-list link of two
+ * 32-bit frame indexes (9 bytes per frame, about 2.3 KiB per MiB). Both arrays are carved
+ * from the first usable region big enough, state bytes first, and counted as reserved.
+ * A state byte says:
  *   FS_ABSENT    not managed (hole, firmware, below 1 MiB, ...)
- *   FS_RESERVED  the metadata array itself
+ *   FS_RESERVED  the metadata arrays themselves
  *   FS_TAIL      managed, inside some block but not its first frame
  *   FS_FREE|o    first frame of a free block of order o (on free list o)
  *   FS_ALLOC|o   first frame of an allocated block of order o
@@ -19,8 +21,15 @@
  * A free must name the first frame of an FS_ALLOC block of exactly that order, so double
  * frees, frees of tails, of unmanaged frames and order mismatches are reported, not obeyed.
  *
- * Free lists are doubly linked through the free blocks themselves (their first 16 bytes,
- * reached through the direct map phys_to_virt), so removing a buddy while merging is O(1).
+ * Free lists are doubly linked through the link array, by frame index (frame - first_frame,
+ * LINK_NONE for "none"), so removing a buddy while merging is O(1). The allocator never
+ * reads or writes the memory it manages: QEMU backs guest RAM lazily, so writing into every
+ * free block at boot would make the host fault in all of RAM (seconds with a few GiB), and a
+ * block is handed out exactly as its last owner left it (callers zero it if they need to).
+ * Only the state bytes are initialised; a block's link entry is written when it is put on
+ * a list and read only while its state byte says it is listed. A list head or neighbour
+ * whose state byte does not say "free, this order" means the metadata was overwritten: the
+ * list is reported and dropped rather than followed.
  * The first 1 MiB of physical memory is never managed: it is legacy territory, and it keeps
  * physical address 0 out of the allocator so that 0 can mean "no memory".
  *
@@ -37,14 +46,12 @@
 /* Host tests run single-threaded in user mode: no interrupts to mask. */
 static inline uint64_t pmm_lock(void) { return 0; }
 static inline void pmm_unlock(uint64_t flags) { (void)flags; }
-static inline uint64_t pmm_direct_map_base(void) { return host_direct_map_offset; }
 #else
 #include "cpu.h"
 /* One CPU for now: masking interrupts keeps interrupt handlers out of the lists. A real
  * spinlock (taken with interrupts masked) comes with SMP. */
 static inline uint64_t pmm_lock(void) { return irq_save(); }
 static inline void pmm_unlock(uint64_t flags) { irq_restore(flags); }
-static inline uint64_t pmm_direct_map_base(void) { return KERNEL_DIRECT_MAP; }
 #endif
 
 #define FS_ABSENT 0x00
@@ -56,17 +63,20 @@ static inline uint64_t pmm_direct_map_base(void) { return KERNEL_DIRECT_MAP; }
 
 #define LOW_MEMORY_FRAMES 256ull           /* the first 1 MiB */
 #define MAX_PHYS_FRAMES (1ull << 40)       /* 52-bit physical addresses (Intel SDM 4.1.4) */
+#define LINK_NONE UINT32_MAX               /* "no block" in a link or list head */
+#define MAX_SPAN_FRAMES ((uint64_t)UINT32_MAX) /* frame indexes below LINK_NONE (16 TiB) */
 
-/* A free block's first bytes: its links on the free list of its order. */
-struct free_block {
-    struct free_block *next, *prev;
+/* A listed free block's neighbours on the free list of its order, as frame indexes. */
+struct free_link {
+    uint32_t next, prev;
 };
 
 static struct {
     uint8_t *state;          /* state[f - first_frame] for f in [first_frame, end_frame) */
+    struct free_link *links; /* links[f - first_frame], valid while f heads a listed block */
     uint64_t first_frame, end_frame;
     uint64_t meta_frame, meta_pages;
-    struct free_block *free_list[PMM_MAX_ORDER + 1];
+    uint32_t free_list[PMM_MAX_ORDER + 1]; /* frame index of the first block, or LINK_NONE */
     uint64_t free_blocks[PMM_MAX_ORDER + 1];
     struct pmm_stats stats;
 } pmm;
@@ -79,30 +89,52 @@ static inline bool frame_covered(uint64_t f) { return f >= pmm.first_frame && f 
 
 static inline uint8_t *frame_state(uint64_t f) { return &pmm.state[f - pmm.first_frame]; }
 
-static inline struct free_block *frame_block(uint64_t f) {
-    return (struct free_block *)phys_to_virt(f << PAGE_SHIFT);
+/* Metadata bytes for span frames: the state bytes, padding to 8, the links. */
+static inline uint64_t metadata_bytes(uint64_t span) {
+    return ALIGN_UP(span, 8) + span * sizeof(struct free_link);
 }
 
-static inline uint64_t block_frame(const struct free_block *b) {
-    return ((uint64_t)(uintptr_t)b - pmm_direct_map_base()) >> PAGE_SHIFT;
+/* True when index i names the first frame of a free block of this order (so it may be on
+ * the list of that order, and its link entry is valid). */
+static inline bool listed_index(uint32_t i, unsigned order) {
+    return i < pmm.end_frame - pmm.first_frame && pmm.state[i] == (FS_FREE | order);
+}
+
+/* Forgets the list of one order after finding it inconsistent. Its blocks stay free in the
+ * state bytes (so the counters still count them) but can no longer be handed out. */
+static void drop_list(unsigned order, uint32_t bad_index) {
+    pr_err("pmm: free list of order %u corrupted (index %#x), dropping it\n", order, bad_index);
+    pmm.free_list[order] = LINK_NONE;
+    pmm.free_blocks[order] = 0;
 }
 
 static void list_push(uint64_t f, unsigned order) {
-    struct free_block *b = frame_block(f);
-    b->prev = NULL;
-    b->next = pmm.free_list[order];
-    if (b->next) b->next->prev = b;
-    pmm.free_list[order] = b;
+    uint32_t i = (uint32_t)(f - pmm.first_frame), head = pmm.free_list[order];
+    pmm.links[i].prev = LINK_NONE;
+    pmm.links[i].next = head;
+    if (head != LINK_NONE) pmm.links[head].prev = i;
+    pmm.free_list[order] = i;
     pmm.free_blocks[order]++;
-    *frame_state(f) = (uint8_t)(FS_FREE | order);
+    pmm.state[i] = (uint8_t)(FS_FREE | order);
 }
 
+/* Unlinks the listed block at frame f (its state byte says FS_FREE|order). Its neighbours
+ * must be listed blocks of the same order that point back at it; if not, the list is
+ * dropped instead of written through. Either way f is off the list afterwards. */
 static void list_remove(uint64_t f, unsigned order) {
-    struct free_block *b = frame_block(f);
-    if (b->prev) b->prev->next = b->next;
-    else pmm.free_list[order] = b->next;
-    if (b->next) b->next->prev = b->prev;
-    pmm.free_blocks[order]--;
+    uint32_t i = (uint32_t)(f - pmm.first_frame);
+    uint32_t next = pmm.links[i].next, prev = pmm.links[i].prev;
+    bool prev_ok = prev == LINK_NONE ? pmm.free_list[order] == i
+                                     : listed_index(prev, order) && pmm.links[prev].next == i;
+    bool next_ok = next == LINK_NONE || (listed_index(next, order) && pmm.links[next].prev == i);
+    if (pmm.free_blocks[order]) pmm.free_blocks[order]--;
+    if (!prev_ok || !next_ok) {
+        drop_list(order, prev_ok ? next : prev);
+        return;
+    }
+    if (prev != LINK_NONE) pmm.links[prev].next = next;
+    else pmm.free_list[order] = next;
+    if (next != LINK_NONE) pmm.links[next].prev = prev;
 }
 
 /* Puts the block [f, f + 2^order) on the free lists, merging it with its free buddies.
@@ -126,19 +158,17 @@ static void free_block_merge(uint64_t f, unsigned order) {
 
 /* Takes a block of exactly `order` frames off the lists (splitting a bigger one); returns its
  * first frame or 0. A list head that does not name a free block of its order means someone
- * wrote into free memory: the list is reported and dropped rather than followed. */
+ * overwrote the metadata: the list is reported and dropped rather than followed. */
 static uint64_t alloc_block(unsigned order) {
     unsigned o = order;
-    while (o <= PMM_MAX_ORDER && !pmm.free_list[o]) o++;
+    while (o <= PMM_MAX_ORDER && pmm.free_list[o] == LINK_NONE) o++;
     if (o > PMM_MAX_ORDER) return 0;
-    uint64_t f = block_frame(pmm.free_list[o]);
-    if (!frame_covered(f) || *frame_state(f) != (FS_FREE | o)) {
-        pr_err("pmm: free list of order %u corrupted (head %p), dropping it\n", o,
-               (void *)pmm.free_list[o]);
-        pmm.free_list[o] = NULL;
-        pmm.free_blocks[o] = 0;
+    uint32_t head = pmm.free_list[o];
+    if (!listed_index(head, o)) {
+        drop_list(o, head);
         return alloc_block(order);
     }
+    uint64_t f = pmm.first_frame + head;
     list_remove(f, o);
     while (o > order) {
         o--;
@@ -231,8 +261,9 @@ static uint64_t add_frames(uint64_t start, uint64_t end) {
 static bool is_managed_kind(uint32_t kind) { return kind == MEM_USABLE || kind == MEM_BOOT_RECLAIM; }
 
 /* Chooses how far the metadata reaches and where it lives: the first usable region that can
- * hold a byte per frame for [first_frame, end_frame). When none can (a hostile map naming
- * memory far away), the reach is cut back region by region. Returns false if nothing fits. */
+ * hold the metadata (metadata_bytes) for [first_frame, end_frame). When none can (a hostile
+ * map naming memory far away), or the span has more frames than a 32-bit index can name,
+ * the reach is cut back region by region. Returns false if nothing fits. */
 static bool place_metadata(const struct boot_info *bi, uint32_t count) {
     uint64_t lo = UINT64_MAX, hi = 0, s, e;
     for (uint32_t i = 0; i < count; i++) {
@@ -241,15 +272,20 @@ static bool place_metadata(const struct boot_info *bi, uint32_t count) {
         lo = MIN(lo, s);
         hi = MAX(hi, e);
     }
+    uint64_t wanted_end = hi;
     while (hi > lo) {
-        uint64_t need = (hi - lo + PAGE_SIZE - 1) / PAGE_SIZE;
-        for (uint32_t i = 0; i < count; i++) {
+        uint64_t need = (metadata_bytes(hi - lo) + PAGE_SIZE - 1) / PAGE_SIZE;
+        for (uint32_t i = 0; i < count && hi - lo <= MAX_SPAN_FRAMES; i++) {
             if (bi->mmap[i].kind != MEM_USABLE) continue;
             if (!region_frames(&bi->mmap[i], lo, hi, &s, &e) || e - s < need) continue;
             pmm.first_frame = lo;
             pmm.end_frame = hi;
             pmm.meta_frame = s;
             pmm.meta_pages = need;
+            if (hi < wanted_end)
+                pr_warn("pmm: memory from %#llx to %#llx is too far away to manage, ignored\n",
+                        (unsigned long long)(hi << PAGE_SHIFT),
+                        (unsigned long long)(wanted_end << PAGE_SHIFT));
             return true;
         }
         uint64_t lower = lo; /* the next region end below hi */
@@ -278,6 +314,7 @@ static uint32_t map_count(const struct boot_info *bi) {
 void pmm_init(const struct boot_info *bi) {
     uint64_t flags = pmm_lock();
     memset(&pmm, 0, sizeof pmm);
+    for (unsigned o = 0; o <= PMM_MAX_ORDER; o++) pmm.free_list[o] = LINK_NONE;
     if (!bi || bi->magic != BOOTINFO_MAGIC) {
         pmm_unlock(flags);
         pr_err("pmm: no valid boot info, no memory to manage\n");
@@ -289,8 +326,10 @@ void pmm_init(const struct boot_info *bi) {
         pr_err("pmm: no usable memory above 1 MiB, no memory to manage\n");
         return;
     }
+    uint64_t span = pmm.end_frame - pmm.first_frame;
     pmm.state = (uint8_t *)phys_to_virt(pmm.meta_frame << PAGE_SHIFT);
-    memset(pmm.state, FS_ABSENT, pmm.end_frame - pmm.first_frame);
+    pmm.links = (struct free_link *)(pmm.state + ALIGN_UP(span, 8));
+    memset(pmm.state, FS_ABSENT, span); /* the links need no initialisation */
     memset(frame_state(pmm.meta_frame), FS_RESERVED, pmm.meta_pages);
     pmm.stats.reserved_frames = pmm.meta_pages;
 

@@ -1,7 +1,8 @@
 /* test_pmm.c: host unit tests for the buddy frame allocator (kernel/mm/pmm.c).
  * "Physical memory" [0, 64 MiB) is a host buffer (host_direct_map_offset = its address), so
  * phys_to_virt works; the buffer is filled with a canary first, and tests check that the
- * allocator never wrote outside the regions it was given. Synthetic boot memory maps cover
+ * allocator never wrote outside the regions it was given, and (managed_memory_never_written)
+ * not into the frames it manages either: only its metadata. Synthetic boot memory maps cover
  * normal, unsorted, overlapping, holey, empty, sub-1-MiB, tiny and hostile layouts. */
 #include "host_stubs.h"
 #include <string.h>
@@ -83,23 +84,25 @@ static struct pmm_stats stats(void) {
     return s;
 }
 
-/* Walks every free list: states, alignment, back links, counts, and the free frame total. */
+/* Walks every free list (frame indexes in the link array): states, alignment, back links,
+ * counts, and the free frame total. */
 static void verify_lists(void) {
     uint64_t frames = 0;
     for (unsigned o = 0; o <= PMM_MAX_ORDER; o++) {
         uint64_t n = 0;
-        const struct free_block *prev = NULL;
-        for (const struct free_block *b = pmm.free_list[o]; b; b = b->next) {
-            uint64_t f = block_frame(b);
+        uint32_t prev = LINK_NONE;
+        for (uint32_t i = pmm.free_list[o]; i != LINK_NONE; i = pmm.links[i].next) {
+            assert_true(i < pmm.end_frame - pmm.first_frame);
+            uint64_t f = pmm.first_frame + i;
             assert_true(frame_covered(f));
             assert_int_equal(*frame_state(f), FS_FREE | o);
             assert_int_equal(f & ((1ull << o) - 1), 0);
-            assert_ptr_equal(b->prev, prev);
-            for (uint64_t i = 0; i < (1ull << o); i++) {
-                assert_int_equal(allowed[f + i], 1);
-                assert_int_equal(shadow[f + i], 0);
+            assert_int_equal(pmm.links[i].prev, prev);
+            for (uint64_t k = 0; k < (1ull << o); k++) {
+                assert_int_equal(allowed[f + k], 1);
+                assert_int_equal(shadow[f + k], 0);
             }
-            prev = b;
+            prev = i;
             assert_true(++n <= RAM_FRAMES);
         }
         assert_int_equal(n, pmm_free_blocks(o));
@@ -195,18 +198,19 @@ static void normal_map_counts(void **state) {
     map_add(MiB(41), 5888, MEM_USABLE);          /* 23 MiB */
     map_add(0xfee00000, 1, MEM_MMIO);
     init_usable();
-    /* Metadata: one byte per frame of [8 MiB, 64 MiB) = 14336 bytes = 4 pages, in the first
-     * usable region above 1 MiB. */
-    assert_int_equal(pmm.meta_pages, 4);
+    /* Metadata: 9 bytes per frame of [8 MiB, 64 MiB) (a state byte and an 8-byte link):
+     * 14336 state bytes + 14336 * 8 link bytes = 129024 bytes = 32 pages (31.5 rounded up),
+     * in the first usable region above 1 MiB. */
+    assert_int_equal(pmm.meta_pages, 32);
     assert_int_equal(pmm.meta_frame, MiB(8) / PAGE_SIZE);
     struct pmm_stats s = stats();
-    assert_int_equal(s.total_frames, 8192 + 5888 - 4);
+    assert_int_equal(s.total_frames, 8192 + 5888 - 32);
     assert_int_equal(s.total_frames, count_allowed());
     assert_int_equal(s.free_frames, s.total_frames);
-    assert_int_equal(s.reserved_frames, 4 + 160 + 1792 + 256);
+    assert_int_equal(s.reserved_frames, 32 + 160 + 1792 + 256);
     assert_int_equal(s.alloc_calls, 0);
     verify_lists();
-    /* [8 MiB + 16 KiB, 40 MiB) and [41 MiB, 64 MiB) as maximal blocks: seven 4 MiB blocks
+    /* [8 MiB + 128 KiB, 40 MiB) and [41 MiB, 64 MiB) as maximal blocks: seven 4 MiB blocks
      * in [12, 40) MiB and five in [44, 64) MiB, the ragged edges in smaller orders. */
     assert_int_equal(pmm_free_blocks(PMM_MAX_ORDER), 7 + 5);
     verify_canary_outside();
@@ -331,7 +335,7 @@ static void tiny_total(void **state) {
     (void)state;
     map_add(MiB(16), 3, MEM_USABLE);
     init_usable();
-    assert_int_equal(pmm.meta_pages, 1);
+    assert_int_equal(pmm.meta_pages, 1); /* 3 state bytes, padding to 8, 3 * 8 link bytes */
     assert_int_equal(stats().total_frames, 2);
     assert_int_equal(pmm_alloc_order(1), 0); /* frames 4097 and 4098 are not a buddy pair */
     phys_addr_t a = pmm_alloc(), b = pmm_alloc();
@@ -362,6 +366,8 @@ static void reclaim_boot_services(void **state) {
     map_add(MiB(0), 16, MEM_BOOT_RECLAIM);       /* below 1 MiB: never */
     init_usable();
     struct pmm_stats before = stats();
+    /* Metadata for [16, 30) MiB: 3584 state bytes + 3584 * 8 link bytes = 32256 bytes. */
+    assert_int_equal(pmm.meta_pages, 8);
     assert_int_equal(before.total_frames, 1536 - pmm.meta_pages);
     assert_int_equal(before.reserved_frames, pmm.meta_pages + 512 + 1024 + 16);
     /* Metadata reaches the reclaimable region's frames. */
@@ -624,16 +630,19 @@ static void random_stress(void **state) {
 static void hostile_maps(void **state) {
     (void)state;
     map_add(MiB(16), 1024, MEM_USABLE);
-    map_add(1ull << 45, 1, MEM_USABLE);               /* 32 TiB away: would need 8 GiB of metadata */
+    map_add(1ull << 45, 1, MEM_USABLE);               /* 32 TiB away: 72 GiB of metadata, 2^33 frames */
     map_add(1ull << 63, UINT64_MAX / 2, MEM_USABLE);  /* beyond 52-bit addresses, overflowing */
     map_add(MiB(20), UINT64_MAX, MEM_BOOT_RECLAIM);   /* overflowing size */
     bi->mmap_count = 100000;                          /* more than the array holds */
     capture_begin();
     pmm_init(bi);
-    capture_end();
+    const char *msg = capture_end();
+    assert_non_null(strstr(msg, "using the first 512"));
+    assert_non_null(strstr(msg, "too far away"));
     allow_kind(MEM_USABLE);
     for (uint64_t i = 0; i < pmm.meta_pages; i++) allowed[pmm.meta_frame + i] = 0;
     assert_true(pmm.end_frame <= RAM_FRAMES);
+    assert_int_equal(pmm.meta_pages, 3); /* 1024 frames: 1024 + 1024 * 8 = 9216 bytes */
     assert_int_equal(stats().total_frames, 1024 - pmm.meta_pages);
     verify_lists();
     phys_addr_t chain;
@@ -654,6 +663,171 @@ static void hostile_maps(void **state) {
     assert_int_equal(pmm_alloc_order(0), 0);
 }
 
+/* Every byte outside the metadata pages still holds the canary: the allocator wrote nothing
+ * into the memory it manages (free or handed out) nor anywhere else. Only valid in tests that
+ * never write into the blocks they get. */
+static void verify_only_metadata_written(void) {
+    static uint8_t canary_page[PAGE_SIZE];
+    memset(canary_page, CANARY, sizeof canary_page);
+    for (uint64_t f = 0; f < RAM_FRAMES; f++) {
+        if (f >= pmm.meta_frame && f < pmm.meta_frame + pmm.meta_pages) continue;
+        if (memcmp(ram + f * PAGE_SIZE, canary_page, PAGE_SIZE) != 0)
+            fail_msg("frame %#llx (%s, %s) was written by the allocator", (unsigned long long)f,
+                     allowed[f] ? "managed" : "not managed", shadow[f] ? "handed out" : "free");
+    }
+}
+
+/* pmm_init, pmm_reclaim_boot_services, allocations of every kind, frees with merges, bad
+ * frees and a full drain write only into the metadata: no managed frame is ever touched,
+ * neither the free ones nor the ones handed out (the caller zeroes if it wants). Under QEMU
+ * a write into every free block made the host fault in all guest RAM at boot. */
+static void managed_memory_never_written(void **state) {
+    (void)state;
+    map_add(MiB(2), 300, MEM_USABLE);                          /* ragged, holds the metadata */
+    map_add(MiB(4), MiB(20) / PAGE_SIZE, MEM_USABLE);          /* [4, 24) MiB */
+    map_add(MiB(24), MiB(8) / PAGE_SIZE, MEM_BOOT_RECLAIM);    /* [24, 32) MiB */
+    map_add(MiB(30), MiB(10) / PAGE_SIZE, MEM_USABLE);         /* [30, 40) MiB, overlaps */
+    map_add(MiB(40), 256, MEM_LOADER);
+    map_add(MiB(44) + 3 * PAGE_SIZE, 1000, MEM_BOOT_RECLAIM);  /* ragged */
+    map_add(MiB(48), MiB(16) / PAGE_SIZE, MEM_USABLE);         /* [48, 64) MiB */
+    init_usable();
+    assert_int_equal(pmm.meta_frame, MiB(2) / PAGE_SIZE);
+    verify_only_metadata_written();
+    assert_true(pmm_reclaim_boot_services(bi) > 0);
+    allow_kind(MEM_BOOT_RECLAIM);
+    for (uint64_t i = 0; i < pmm.meta_pages; i++) allowed[pmm.meta_frame + i] = 0;
+    verify_only_metadata_written();
+    verify_lists();
+    struct pmm_stats start = stats();
+    assert_int_equal(start.total_frames, count_allowed());
+    uint64_t blocks_before[PMM_MAX_ORDER + 1];
+    for (unsigned o = 0; o <= PMM_MAX_ORDER; o++) blocks_before[o] = pmm_free_blocks(o);
+
+    /* Blocks of every order and contiguous runs (with their tails given back at once). */
+    phys_addr_t got[PMM_MAX_ORDER + 1][3];
+    for (unsigned o = 0; o <= PMM_MAX_ORDER; o++)
+        for (int k = 0; k < 3; k++) {
+            got[o][k] = pmm_alloc_order(o);
+            take(got[o][k], o);
+        }
+    phys_addr_t dma = pmm_alloc_contig(5, KiB(64)), run = pmm_alloc_contig(300, PAGE_SIZE);
+    assert_int_not_equal(dma, 0);
+    assert_int_not_equal(run, 0);
+    for (int i = 0; i < 5; i++) shadow[dma / PAGE_SIZE + i] = 1;
+    for (int i = 0; i < 300; i++) shadow[run / PAGE_SIZE + i] = 1;
+    verify_lists();
+    verify_only_metadata_written();
+
+    /* Frees in a different order than the allocations (merges), a double free, reuse. */
+    for (unsigned o = 0; o <= PMM_MAX_ORDER; o++) give_back(got[o][1], o);
+    capture_begin();
+    pmm_free_order(got[3][1], 3);
+    assert_non_null(strstr(capture_end(), "double"));
+    for (unsigned o = 0; o <= PMM_MAX_ORDER; o++) {
+        got[o][1] = pmm_alloc_order(o);
+        take(got[o][1], o);
+    }
+    for (int i = 0; i < 300; i++) shadow[run / PAGE_SIZE + i] = 0;
+    pmm_free_contig(run, 300);
+    for (int o = PMM_MAX_ORDER; o >= 0; o--)
+        for (int k = 2; k >= 0; k--) give_back(got[o][k], (unsigned)o);
+    for (int i = 0; i < 5; i++) shadow[dma / PAGE_SIZE + i] = 0;
+    pmm_free_contig(dma, 5);
+    verify_lists();
+    verify_only_metadata_written();
+    assert_int_equal(stats().free_frames, start.free_frames);
+
+    /* Every single frame handed out, then all given back. */
+    static phys_addr_t frames[RAM_FRAMES];
+    uint64_t n = 0;
+    for (phys_addr_t pa; (pa = pmm_alloc()) != 0; n++) {
+        assert_true(n < RAM_FRAMES);
+        take(pa, 0);
+        frames[n] = pa;
+    }
+    assert_int_equal(n, start.free_frames);
+    verify_only_metadata_written();
+    while (n) give_back(frames[--n], 0);
+    for (unsigned o = 0; o <= PMM_MAX_ORDER; o++) assert_int_equal(pmm_free_blocks(o), blocks_before[o]);
+    assert_int_equal(stats().free_frames, start.free_frames);
+    verify_lists();
+    verify_only_metadata_written();
+}
+
+/* Metadata that was overwritten (a list head or a link naming something that is not a free
+ * block of that order, a broken back link) is reported and the list dropped; nothing is
+ * written through a bad link and nothing outside the allocator's memory is touched. */
+static void corrupted_lists_are_dropped(void **state) {
+    (void)state;
+    map_add(MiB(16), MiB(32) / PAGE_SIZE, MEM_USABLE); /* [16, 48) MiB */
+    init_usable();
+    const uint32_t span = (uint32_t)(pmm.end_frame - pmm.first_frame);
+
+    /* A head's next link far outside the metadata: the head is sound and handed out, the
+     * rest of its list is dropped. */
+    uint32_t head = pmm.free_list[PMM_MAX_ORDER];
+    assert_int_not_equal(head, LINK_NONE);
+    assert_true(pmm_free_blocks(PMM_MAX_ORDER) >= 2);
+    pmm.links[head].next = 0x7fffffff;
+    capture_begin();
+    phys_addr_t a = pmm_alloc_order(PMM_MAX_ORDER);
+    assert_non_null(strstr(capture_end(), "free list of order 10 corrupted"));
+    take(a, PMM_MAX_ORDER);
+    assert_int_equal(a, (pmm.first_frame + head) * PAGE_SIZE);
+    assert_int_equal(pmm_free_blocks(PMM_MAX_ORDER), 0);
+    assert_int_equal(pmm.free_list[PMM_MAX_ORDER], LINK_NONE);
+    assert_int_equal(pmm_alloc_order(PMM_MAX_ORDER), 0);
+    phys_addr_t b = pmm_alloc_order(3); /* the other lists still work */
+    take(b, 3);
+    give_back(b, 3);
+    give_back(a, PMM_MAX_ORDER);
+    assert_int_equal(pmm_free_blocks(PMM_MAX_ORDER), 1);
+    verify_canary_outside();
+
+    /* A head naming a tail frame: dropped, the allocation falls back to a bigger order. */
+    memset(shadow, 0, sizeof shadow);
+    pmm_init(bi);
+    /* The ragged start [16 MiB + metadata, 20 MiB) leaves one block of each order 5..9. */
+    assert_int_equal(pmm_free_blocks(5), 1);
+    head = pmm.free_list[5];
+    assert_int_not_equal(head, LINK_NONE);
+    pmm.free_list[5] = head + 1;
+    capture_begin();
+    phys_addr_t c = pmm_alloc_order(5);
+    assert_non_null(strstr(capture_end(), "free list of order 5 corrupted"));
+    assert_int_not_equal(c, 0);
+    assert_int_equal(pmm_allocated_order(c), 5);
+    assert_int_not_equal(c, (pmm.first_frame + head) * PAGE_SIZE); /* the dropped block stays */
+    assert_true(c / PAGE_SIZE >= pmm.meta_frame + pmm.meta_pages && c < MiB(48));
+
+    /* A head index beyond the metadata. */
+    assert_true(pmm_free_blocks(2) > 0);
+    pmm.free_list[2] = span + 100;
+    capture_begin();
+    phys_addr_t d = pmm_alloc_order(2);
+    assert_non_null(strstr(capture_end(), "free list of order 2 corrupted"));
+    assert_int_not_equal(d, 0);
+    assert_int_equal(pmm_allocated_order(d), 2);
+    verify_canary_outside();
+
+    /* A neighbour whose back link does not point at the block being removed. */
+    memset(shadow, 0, sizeof shadow);
+    pmm_init(bi);
+    head = pmm.free_list[PMM_MAX_ORDER];
+    uint32_t second = pmm.links[head].next;
+    assert_int_not_equal(second, LINK_NONE);
+    pmm.links[second].prev = second;
+    capture_begin();
+    phys_addr_t e = pmm_alloc_order(PMM_MAX_ORDER);
+    assert_non_null(strstr(capture_end(), "corrupted"));
+    assert_int_equal(e, (pmm.first_frame + head) * PAGE_SIZE);
+    assert_int_equal(pmm_free_blocks(PMM_MAX_ORDER), 0);
+    assert_int_equal(pmm.links[second].prev, second); /* not written through */
+    pmm_free_order(e, PMM_MAX_ORDER);
+    assert_int_equal(pmm_free_blocks(PMM_MAX_ORDER), 1);
+    verify_canary_outside();
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(normal_map_counts, setup, teardown),
@@ -669,6 +843,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(bad_frees_are_ignored, setup, teardown),
         cmocka_unit_test_setup_teardown(random_stress, setup, teardown),
         cmocka_unit_test_setup_teardown(hostile_maps, setup, teardown),
+        cmocka_unit_test_setup_teardown(managed_memory_never_written, setup, teardown),
+        cmocka_unit_test_setup_teardown(corrupted_lists_are_dropped, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

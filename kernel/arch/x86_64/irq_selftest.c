@@ -44,6 +44,38 @@ SELFTEST(irq, lapic_enabled) {
               lapic_id(), acpi.cpus[0].apic_id);
 }
 
+/* LINT0/LINT1 follow the MADT local APIC NMI entries for this CPU: NMI delivery, unmasked,
+ * with the entry's polarity; a pin no entry names is masked. */
+SELFTEST(irq, lint_nmi_from_madt) {
+    ST_ASSERT(t, lapic_active(), "local APIC not in use (mode %s)", irq_mode());
+    uint32_t my_acpi_id = 0xfffffffeu; /* matches no entry when the MADT lacks this CPU */
+    for (int i = 0; i < acpi.cpu_count && i < ACPI_MAX_CPUS; i++)
+        if (acpi.cpus[i].apic_id == lapic_id())
+            my_acpi_id = acpi.cpus[i].acpi_id;
+    bool is_nmi[2] = {false, false}, active_low[2] = {false, false};
+    for (int i = 0; i < acpi.nmi_count && i < ACPI_MAX_NMIS; i++) {
+        const struct acpi_nmi *n = &acpi.nmis[i];
+        if (n->lint > 1 || (n->acpi_id != 0xff && n->acpi_id != 0xffffffffu && n->acpi_id != my_acpi_id))
+            continue;
+        bool level;
+        is_nmi[n->lint] = true;
+        irq_decode_inti_flags(n->flags, &active_low[n->lint], &level);
+    }
+    for (int pin = 0; pin < 2; pin++) {
+        uint32_t lvt = lapic_read(pin ? LAPIC_REG_LVT_LINT1 : LAPIC_REG_LVT_LINT0);
+        if (!is_nmi[pin]) {
+            ST_ASSERT(t, lvt & LAPIC_LVT_MASKED, "LINT%d LVT %#x: no MADT NMI entry but unmasked",
+                      pin, lvt);
+            continue;
+        }
+        ST_ASSERT(t, ((lvt >> 8) & 7) == 4, "LINT%d LVT %#x: delivery mode %u, want NMI (4)", pin,
+                  lvt, (lvt >> 8) & 7);
+        ST_ASSERT(t, !(lvt & LAPIC_LVT_MASKED), "LINT%d LVT %#x is masked", pin, lvt);
+        ST_ASSERT(t, !!(lvt & (1u << 13)) == active_low[pin], "LINT%d LVT %#x: wrong polarity",
+                  pin, lvt);
+    }
+}
+
 static volatile uint32_t test_irq_hits;
 static void test_irq_handler(struct irq_frame *f, void *arg) { test_irq_hits++; }
 

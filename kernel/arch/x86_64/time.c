@@ -14,7 +14,7 @@
 #include "printk.h"
 
 #define NS_PER_SEC 1000000000ull
-#define CALIBRATION_WINDOW_MS 10
+#define CALIBRATION_WINDOW_MS 5
 #define CALIBRATION_MAX_POLLS 20000000u
 #define TSC_HZ_MIN 10000000ull         /* 10 MHz */
 #define TSC_HZ_MAX 100000000000ull     /* 100 GHz */
@@ -32,6 +32,9 @@ static uint64_t tsc_at_init;
 static uint64_t ns_per_tsc_mult; /* ns = (tsc * mult) >> 32 */
 static bool tsc_calibrated;
 static const char *tick_source = "none";
+static uint64_t tick_start_tsc;
+static uint64_t tsc_per_tick = 1;
+static uint64_t last_tick_tsc;
 static void (*tick_hooks[MAX_TICK_HOOKS])(void);
 static int tick_hook_count;
 
@@ -97,8 +100,15 @@ int time_add_tick_hook(void (*fn)(void)) {
     return r;
 }
 
+/* timer_ticks is the number of tick periods since the tick started, by the TSC: a busy
+ * host can make QEMU merge or drop timer interrupts, and the count must not fall behind
+ * time when that happens. Normally each interrupt advances it by one. */
 static void timer_tick_handler(struct irq_frame *f, void *arg) {
-    timer_ticks++;
+    uint64_t now = rdtsc();
+    uint64_t due = (now - tick_start_tsc) / tsc_per_tick;
+    if (due > timer_ticks)
+        timer_ticks = due;
+    last_tick_tsc = now;
     for (int i = 0; i < tick_hook_count; i++)
         tick_hooks[i]();
 }
@@ -142,18 +152,18 @@ static uint64_t tsc_hz_from_hpet_once(void) {
     return muldiv64(tsc_end - tsc_start, 1000000000000000ull, elapsed_fs);
 }
 
-/* TSC cycles per second from PIT counter 2 over CALIBRATION_WINDOW_MS; 0 on failure. A
- * delay (descheduling) can only lengthen a run, so the shortest of three is taken. */
+/* TSC cycles per second from PIT counter 2 over CALIBRATION_WINDOW_MS (median of three);
+ * 0 on failure. */
+static uint64_t tsc_hz_from_pit_once(void) {
+    uint64_t cycles;
+    uint32_t pit_elapsed;
+    if (!pit_measure_tsc(PIT_INPUT_HZ / (1000 / CALIBRATION_WINDOW_MS), &cycles, &pit_elapsed))
+        return 0;
+    return muldiv64(cycles, PIT_INPUT_HZ, pit_elapsed);
+}
+
 static uint64_t tsc_hz_from_pit(void) {
-    uint32_t pit_ticks = PIT_INPUT_HZ / (1000 / CALIBRATION_WINDOW_MS);
-    uint64_t best = UINT64_MAX;
-    for (int i = 0; i < 3; i++) {
-        uint64_t cycles;
-        if (!pit_measure_tsc(pit_ticks, &cycles))
-            return 0;
-        best = MIN(best, cycles);
-    }
-    return muldiv64(best, PIT_INPUT_HZ, pit_ticks);
+    return median3(tsc_hz_from_pit_once(), tsc_hz_from_pit_once(), tsc_hz_from_pit_once());
 }
 
 /* CPUID leaf 0x15 (crystal * ratio) or 0x16 (base MHz); 0 when neither says. */
@@ -253,6 +263,14 @@ void time_restart_tick(void) {
 
 const char *time_tick_source(void) { return tick_source; }
 
+/* timer_ticks and the TSC at the tick interrupt that last ran, read together. */
+void time_tick_snapshot(uint64_t *ticks, uint64_t *tsc) {
+    uint64_t flags = irq_save();
+    *ticks = timer_ticks;
+    *tsc = last_tick_tsc;
+    irq_restore(flags);
+}
+
 /* Writes hz as "2.9 GHz" / "62.5 MHz" / "999 kHz" (rounded to one decimal). */
 static void format_hz(char *buf, size_t size, uint64_t hz) {
     static const struct { uint64_t unit; const char *name; } units[] = {
@@ -284,8 +302,11 @@ void time_init(void) {
         if (r < 0)
             pr_err("time: cannot route the PIT interrupt (error %d): no periodic tick\n", r);
     }
-    if (r >= 0)
+    if (r >= 0) {
+        tsc_per_tick = MAX(tsc_hz / TIMER_HZ, 1);
+        tick_start_tsc = rdtsc();
         time_restart_tick();
+    }
     irq_restore(flags);
 
     char tsc_text[24], lapic_text[24];

@@ -155,7 +155,7 @@ void pci_init(void) {
     pci_enumerate(pci_ops, &pci_bus);
     pr_info("pci: %d functions found%s\n", pci_bus.count,
             pci_bus.truncated ? " (listing truncated: too many, too deep or looping bridges)" : "");
-    pci_print_tree();
+    /* The tree itself is printed once, in the boot banner (and by `lspci`). */
 }
 
 /* ---- listing and lookups ---- */
