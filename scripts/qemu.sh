@@ -2,17 +2,18 @@
 # qemu.sh: the one QEMU launcher used by `make run`, `make test` and `make bench`.
 #
 #   scripts/qemu.sh [--cmdline STR] [--smp N] [--mem SIZE] [--forward] [--timeout SEC]
-#                   [--no-reboot] [--display] [-- EXTRA QEMU ARGS...]
+#                   [--no-reboot] [--display] [--esp IMAGE] [-- EXTRA QEMU ARGS...]
 #
 # Boots build/esp.img on q35 + OVMF (read-only firmware code, a private writable copy of the
 # variables) with the serial console on stdio and the isa-debug-exit device (the guest's
 # selftest verdict becomes QEMU's exit status: 33 = pass, 35 = fail). --forward forwards
-# 127.0.0.1:2323 -> guest 23 (telnet) and 127.0.0.1:8080 -> guest 80 (HTTP). Everything after
-# `--` goes to QEMU unchanged, so any configuration can be booted by hand, for example
+# 127.0.0.1:2323 -> guest 23 (telnet) and 127.0.0.1:8080 -> guest 80 (HTTP). --esp boots
+# another EFI system partition image. Everything after `--` goes to QEMU unchanged, so any
+# configuration can be booted by hand, for example
 #   scripts/qemu.sh --smp 4 --mem 2G -- -machine q35,i8042=off
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-cmdline="" smp=2 mem=512M forward=0 timeout_s=0 noreboot=0 display=0
+cmdline="" smp=2 mem=512M forward=0 timeout_s=0 noreboot=0 display=0 esp="$root/build/esp.img"
 extra=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -23,13 +24,13 @@ while [ $# -gt 0 ]; do
     --timeout) timeout_s=$2; shift 2 ;;
     --no-reboot) noreboot=1; shift ;;
     --display) display=1; shift ;;
+    --esp) esp=$2; shift 2 ;;
     --) shift; extra=("$@"); break ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print } /^set /{ exit }' "$0"; exit 0 ;;
     *) echo "qemu.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
     esac
 done
 
-esp="$root/build/esp.img"
 [ -f "$esp" ] || { echo "qemu.sh: $esp is missing; run make esp first" >&2; exit 2; }
 code=/usr/share/OVMF/OVMF_CODE_4M.fd
 vars=/usr/share/OVMF/OVMF_VARS_4M.fd

@@ -40,10 +40,13 @@ run_kernel() {
     fi
 }
 
-# boot_config NAME EXPECTED_CPUS EXPECTED_MEM_MIB KEYBOARD(ps2|none) -- launcher args
+# boot_config NAME CPUS MEM_MIB KEYBOARD(ps2|none) IRQ_MODE(APIC|PIC) EXIT_STATUS -- launcher args
+# Boots with `poweroff` and checks the banner: CPU count, installed memory, keyboard, interrupt
+# mode, then the exit status (0 = ACPI S5 power-off; 1 = the isa-debug-exit fallback when
+# there is no ACPI S5).
 boot_config() {
-    local name=$1 cpus=$2 mem_mib=$3 kbd=$4
-    shift 5
+    local name=$1 cpus=$2 mem_mib=$3 kbd=$4 irqmode=$5 want_rc=$6
+    shift 7
     local log="$out/boot-$name.log"
     bash scripts/qemu.sh --cmdline "poweroff" --no-reboot --timeout 300 "$@" > "$log" 2>&1
     local rc=$?
@@ -69,7 +72,15 @@ boot_config() {
             grep -q '^  keyboard: PS/2' <<<"$clean" || why="PS/2 keyboard not found"
         fi
     fi
-    [ -z "$why" ] && [ "$rc" != 0 ] && why="QEMU exit status $rc after ACPI power-off (expected 0)"
+    if [ -z "$why" ]; then
+        local got_mode
+        got_mode=$(sed -nE 's/^  interrupts: (.*)/\1/p' <<<"$clean" | head -1)
+        case "$irqmode:$got_mode" in
+        APIC:xAPIC|APIC:x2APIC|PIC:PIC) ;;
+        *) why="interrupt mode '${got_mode}', expected $irqmode" ;;
+        esac
+    fi
+    [ -z "$why" ] && [ "$rc" != "$want_rc" ] && why="QEMU exit status $rc after power-off (expected $want_rc)"
     if [ -z "$why" ]; then
         report "[PASS] boot.$name"
     else
@@ -79,15 +90,69 @@ boot_config() {
 }
 
 run_boot() {
-    boot_config smp1 1 512 ps2 -- --smp 1 &
-    boot_config smp4 4 512 ps2 -- --smp 4
+    boot_config smp1 1 512 ps2 APIC 0 -- --smp 1 &
+    boot_config smp4 4 512 ps2 APIC 0 -- --smp 4
     wait
-    boot_config mem128m 2 128 ps2 -- --mem 128M &
-    boot_config mem2g 2 2048 ps2 -- --mem 2G
+    boot_config mem128m 2 128 ps2 APIC 0 -- --mem 128M &
+    boot_config mem2g 2 2048 ps2 APIC 0 -- --mem 2G
     wait
-    boot_config no_ps2 2 512 none -- -- -machine q35,i8042=off &
+    boot_config no_ps2 2 512 none APIC 0 -- -- -machine q35,i8042=off &
+    boot_config no_acpi 1 512 ps2 PIC 1 -- -- -machine q35,acpi=off
+    wait
+    run_loader_and_firmware
     run_shell
+}
+
+# boot_expect NAME TIMEOUT "PATTERN..." -- launcher args: boots and passes when every
+# newline-separated fixed-string PATTERN appears on the serial console before TIMEOUT seconds
+# (QEMU is then stopped); used where the machine must report a problem and then stop or go on.
+boot_expect() {
+    local name=$1 limit=$2 patterns=$3
+    shift 4
+    local log="$out/boot-$name.log"
+    : > "$log"
+    bash scripts/qemu.sh --no-reboot --timeout "$limit" "$@" > "$log" 2>&1 &
+    local pid=$! missing="" waited=0
+    while :; do
+        missing=""
+        while IFS= read -r p; do
+            [ -z "$p" ] && continue
+            clean_log "$log" | grep -qF -- "$p" || { missing=$p; break; }
+        done <<<"$patterns"
+        [ -z "$missing" ] && break
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 1
+        waited=$((waited + 1))
+    done
+    pkill -P "$pid" 2>/dev/null; kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+    if [ -z "$missing" ]; then
+        report "[PASS] boot.$name"
+    else
+        report "[FAIL] boot.$name: never printed '$missing'"
+        clean_log "$log" | tail -15 | sed 's/^/    /'
+    fi
+}
+
+# ESP images with a broken kernel: missing, and not an ELF file.
+make_bad_esps() {
+    export MTOOLS_SKIP_CHECK=1
+    cp build/esp.img "$out/esp-nokernel.img"
+    mdel -i "$out/esp-nokernel.img" ::/sabos/kernel.elf
+    cp build/esp.img "$out/esp-badkernel.img"
+    printf 'this is not an ELF file\n' > "$out/badkernel.elf"
+    mcopy -o -i "$out/esp-badkernel.img" "$out/badkernel.elf" ::/sabos/kernel.elf
+}
+
+run_loader_and_firmware() {
+    make_bad_esps
+    boot_expect loader_missing_kernel 120 "loader: error: cannot open \\sabos\\kernel.elf on the boot volume
+loader: stopped." -- --esp "$out/esp-nokernel.img" &
+    boot_expect loader_corrupt_kernel 120 "loader: error: kernel.elf is not an ELF file
+loader: stopped." -- --esp "$out/esp-badkernel.img"
     wait
+    boot_expect no_gop 120 "loader: warning: no graphics output protocol
+fbcon: no framebuffer, serial console only
+kernel ready in" -- --cmdline poweroff -- -vga none
 }
 
 # The shell over the serial console, driven by expect: prompt, help, lspci, an unknown

@@ -462,6 +462,7 @@ static void parse_fadt(struct parser *ps, const uint8_t *t, uint32_t len) {
     out->pm1b_cnt = rd32(t + 68);
     out->pm_tmr_blk = rd32(t + 76);
     out->pm_tmr_len = t[91];
+    out->century = t[108]; /* CMOS index of the RTC century register, 0 = none */
     uint32_t flags = rd32(t + 112);
     out->pm_tmr_32bit = flags & (1u << 8); /* TMR_VAL_EXT */
     if (rev >= 2) {

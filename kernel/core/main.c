@@ -55,10 +55,19 @@ static void print_banner(void) {
     printk(LOG_INFO, "  cpus: %d (from the %s)\n", acpi.has_madt ? acpi.cpu_count : 1,
            acpi.has_madt ? "ACPI MADT" : "boot CPU only, no MADT");
     printk(LOG_INFO, "  interrupts: %s\n", irq_mode());
-    printk(LOG_INFO, "  timer: LAPIC %lu.%03lu MHz, TSC %lu.%03lu MHz (calibrated against %s), tick %d Hz\n",
-           (unsigned long)(lapic_timer_hz / 1000000), (unsigned long)(lapic_timer_hz / 1000 % 1000),
+    printk(LOG_INFO, "  timer: %s tick %d Hz", time_tick_source(), TIMER_HZ);
+    if (lapic_timer_hz)
+        printk(LOG_INFO, ", LAPIC timer %lu.%03lu MHz", (unsigned long)(lapic_timer_hz / 1000000),
+               (unsigned long)(lapic_timer_hz / 1000 % 1000));
+    printk(LOG_INFO, ", TSC %lu.%03lu MHz (calibrated against %s)\n",
            (unsigned long)(tsc_hz / 1000000), (unsigned long)(tsc_hz / 1000 % 1000),
-           time_calibration_source, TIMER_HZ);
+           time_calibration_source);
+    struct rtc_time tm;
+    if (rtc_read(&tm) == 0)
+        printk(LOG_INFO, "  date: %04d-%02d-%02d %02d:%02d:%02d UTC (RTC)\n", tm.year, tm.month, tm.day,
+               tm.hour, tm.minute, tm.second);
+    else
+        printk(LOG_INFO, "  date: unknown (the RTC did not answer)\n");
     printk(LOG_INFO, "  keyboard: %s\n", ps2_present() ? "PS/2" : "none (no PS/2 controller)");
     printk(LOG_INFO, "  pci devices:\n");
     pci_print_tree();
@@ -84,6 +93,8 @@ NORETURN void kmain(const struct boot_info *bi) {
     fbcon_init(&bi->fb);
     symbols_init(bi->kernel_file, bi->kernel_file_size);
     acpi_init(bi->rsdp);
+    if (acpi.has_fadt && acpi.century >= 0x0e && acpi.century < 0x80)
+        rtc_set_century_register(acpi.century); /* FADT CENTURY: CMOS index of the century */
     irq_init();
     time_init();
     sti();

@@ -1,5 +1,5 @@
 /* shell.c: the minimal kernel shell on the serial console and the PS/2 keyboard.
- * Commands: help, selftest [group], lspci, mem, acpi, uptime, dmesg, reboot, shutdown.
+ * Commands: help, selftest [group], lspci, mem, acpi, uptime, date, dmesg, reboot, shutdown.
  * (The full shell with history and line editing comes with the tasks issue.) */
 #include "types.h"
 #include "cpu.h"
@@ -53,6 +53,16 @@ static void cmd_uptime(const char *args) {
            (unsigned long)(ns / 1000000 % 1000));
 }
 
+static void cmd_date(const char *args) {
+    struct rtc_time tm;
+    if (rtc_read(&tm) != 0) {
+        printk(LOG_INFO, "date: the real-time clock did not answer\n");
+        return;
+    }
+    printk(LOG_INFO, "%04d-%02d-%02d %02d:%02d:%02d UTC\n", tm.year, tm.month, tm.day, tm.hour,
+           tm.minute, tm.second);
+}
+
 static void cmd_dmesg(const char *args) {
     static char buf[65536];
     size_t n = klog_read(buf, sizeof(buf));
@@ -69,6 +79,7 @@ static const struct command commands[] = {
     {"mem", "memory statistics", cmd_mem},
     {"acpi", "ACPI tables found", cmd_acpi},
     {"uptime", "time since boot", cmd_uptime},
+    {"date", "wall-clock time from the RTC", cmd_date},
     {"dmesg", "kernel log", cmd_dmesg},
     {"reboot", "restart the machine", cmd_reboot},
     {"shutdown", "power off", cmd_shutdown},

@@ -61,6 +61,7 @@ struct acpi_info {
     bool pm_tmr_32bit;
     uint16_t sci_int;
     uint8_t fadt_revision;
+    uint8_t century;              /* CMOS index of the RTC century register (0 = none) */
     uint16_t iapc_boot_arch;      /* bit 1: 8042 present */
     bool iapc_boot_arch_valid;    /* the FADT is new enough to have IAPC_BOOT_ARCH */
     bool reset_supported;         /* FADT flags bit 10 RESET_REG_SUP */

@@ -121,6 +121,8 @@ bool pic_all_masked(void);
 uint16_t pic_get_masks(void);
 void pic_unmask(uint8_t irq);
 void pic_mask(uint8_t irq);
+/* In-service registers (OCW3): master in bits 0-7, slave in bits 8-15. */
+uint16_t pic_get_in_service(void);
 /* Non-specific EOI for irq (to the slave and the master for irqs 8-15). */
 void pic_eoi(uint8_t irq);
 /* True when irq 7 or 15 was raised with no in-service bit (a spurious interrupt). */

@@ -201,9 +201,7 @@ void eoi(void) {
         return;
     }
     /* No vector noted: acknowledge whichever PIC has an interrupt in service. */
-    outb(0xa0, 0x0b);
-    bool slave_in_service = inb(0xa0) != 0;
-    pic_eoi(slave_in_service ? 8 : 0);
+    pic_eoi((pic_get_in_service() >> 8) ? 8 : 0);
 }
 
 static void pic_spurious_handler(struct irq_frame *f, void *arg) {

@@ -101,6 +101,11 @@ static uint8_t pic_read_isr(uint16_t cmd_port) {
     return inb(cmd_port);
 }
 
+/* In-service registers: master in bits 0-7, slave in bits 8-15. */
+uint16_t pic_get_in_service(void) {
+    return (uint16_t)(pic_read_isr(PIC_MASTER_CMD) | ((uint16_t)pic_read_isr(PIC_SLAVE_CMD) << 8));
+}
+
 /* The 8259A answers an INTA cycle whose request went away with the lowest-priority line
  * (IR7) without setting its in-service bit: that is a spurious interrupt. Only irqs 7 and 15
  * can be spurious. */
