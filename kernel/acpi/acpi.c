@@ -79,54 +79,54 @@ static const char *inti_trigger(uint16_t flags) {
 
 void acpi_print(void) {
     if (!acpi.found) {
-        pr_info("acpi: no ACPI tables\n");
+        kprintf("acpi: no ACPI tables\n");
         return;
     }
-    pr_info("RSDP at %#lx, revision %u, OEM '%s', %s at %#lx\n", (unsigned long)acpi.rsdp_address,
+    kprintf("RSDP at %#lx, revision %u, OEM '%s', %s at %#lx\n", (unsigned long)acpi.rsdp_address,
             acpi.revision, acpi.oem_id, acpi.used_xsdt ? "XSDT" : "RSDT", (unsigned long)acpi.root_address);
     for (int i = 0; i < acpi.table_count; i++)
-        pr_info("  %s at %#lx, %u bytes\n", acpi.table_sigs[i], (unsigned long)acpi.table_addrs[i],
+        kprintf("  %s at %#lx, %u bytes\n", acpi.table_sigs[i], (unsigned long)acpi.table_addrs[i],
                 acpi.table_lens[i]);
     if (acpi.has_madt) {
-        pr_info("MADT: LAPIC at %#lx, 8259 PIC %s\n", (unsigned long)acpi.lapic_address,
+        kprintf("MADT: LAPIC at %#lx, 8259 PIC %s\n", (unsigned long)acpi.lapic_address,
                 acpi.pic_present ? "present" : "absent");
         for (int i = 0; i < acpi.cpu_count; i++)
-            pr_info("  CPU  acpi id %u  apic id %u  %s%s\n", acpi.cpus[i].acpi_id, acpi.cpus[i].apic_id,
+            kprintf("  CPU  acpi id %u  apic id %u  %s%s\n", acpi.cpus[i].acpi_id, acpi.cpus[i].apic_id,
                     acpi.cpus[i].enabled ? "enabled" : "online-capable", acpi.cpus[i].x2apic ? "  x2APIC" : "");
-        if (acpi.cpu_disabled_count) pr_info("  (%d disabled CPU entries)\n", acpi.cpu_disabled_count);
+        if (acpi.cpu_disabled_count) kprintf("  (%d disabled CPU entries)\n", acpi.cpu_disabled_count);
         for (int i = 0; i < acpi.ioapic_count; i++)
-            pr_info("  IOAPIC id %u at %#x, GSI base %u\n", acpi.ioapics[i].id, acpi.ioapics[i].address,
+            kprintf("  IOAPIC id %u at %#x, GSI base %u\n", acpi.ioapics[i].id, acpi.ioapics[i].address,
                     acpi.ioapics[i].gsi_base);
         for (int i = 0; i < acpi.iso_count; i++)
-            pr_info("  override bus %u IRQ %u -> GSI %u, polarity %s, trigger %s\n", acpi.isos[i].bus,
+            kprintf("  override bus %u IRQ %u -> GSI %u, polarity %s, trigger %s\n", acpi.isos[i].bus,
                     acpi.isos[i].source, acpi.isos[i].gsi, inti_polarity(acpi.isos[i].flags),
                     inti_trigger(acpi.isos[i].flags));
         for (int i = 0; i < acpi.nmi_count; i++) {
             if (acpi.nmis[i].acpi_id == ACPI_NMI_ALL_CPUS)
-                pr_info("  LAPIC NMI on LINT%u, all CPUs\n", acpi.nmis[i].lint);
+                kprintf("  LAPIC NMI on LINT%u, all CPUs\n", acpi.nmis[i].lint);
             else
-                pr_info("  LAPIC NMI on LINT%u, CPU acpi id %u\n", acpi.nmis[i].lint, acpi.nmis[i].acpi_id);
+                kprintf("  LAPIC NMI on LINT%u, CPU acpi id %u\n", acpi.nmis[i].lint, acpi.nmis[i].acpi_id);
         }
     }
     if (acpi.has_fadt) {
-        pr_info("FADT: revision %u, SCI %u, PM1a_CNT %#x, PM1b_CNT %#x, PM timer %#x (%s-bit)\n",
+        kprintf("FADT: revision %u, SCI %u, PM1a_CNT %#x, PM1b_CNT %#x, PM timer %#x (%s-bit)\n",
                 acpi.fadt_revision, acpi.sci_int, acpi.pm1a_cnt, acpi.pm1b_cnt, acpi.pm_tmr_blk,
                 acpi.pm_tmr_32bit ? "32" : "24");
         if (acpi.iapc_boot_arch_valid)
-            pr_info("  IAPC_BOOT_ARCH %#x (8042 %s)\n", acpi.iapc_boot_arch,
+            kprintf("  IAPC_BOOT_ARCH %#x (8042 %s)\n", acpi.iapc_boot_arch,
                     (acpi.iapc_boot_arch & 2) ? "present" : "absent");
         if (acpi.reset_supported)
-            pr_info("  reset register %s %#lx, value %#x\n", gas_space_name(acpi.reset_reg.space_id),
+            kprintf("  reset register %s %#lx, value %#x\n", gas_space_name(acpi.reset_reg.space_id),
                     (unsigned long)acpi.reset_reg.address, acpi.reset_value);
         if (acpi.has_s5)
-            pr_info("  DSDT at %#lx, \\_S5 SLP_TYPa %u SLP_TYPb %u\n", (unsigned long)acpi.dsdt, acpi.s5_typa,
+            kprintf("  DSDT at %#lx, \\_S5 SLP_TYPa %u SLP_TYPb %u\n", (unsigned long)acpi.dsdt, acpi.s5_typa,
                     acpi.s5_typb);
         else
-            pr_info("  DSDT at %#lx, no \\_S5\n", (unsigned long)acpi.dsdt);
+            kprintf("  DSDT at %#lx, no \\_S5\n", (unsigned long)acpi.dsdt);
     }
     for (int i = 0; i < acpi.mcfg_count; i++)
-        pr_info("MCFG: segment %u buses %u-%u ECAM at %#lx\n", acpi.mcfg[i].segment, acpi.mcfg[i].bus_start,
+        kprintf("MCFG: segment %u buses %u-%u ECAM at %#lx\n", acpi.mcfg[i].segment, acpi.mcfg[i].bus_start,
                 acpi.mcfg[i].bus_end, (unsigned long)acpi.mcfg[i].base);
-    if (acpi.has_hpet) pr_info("HPET: at %#lx\n", (unsigned long)acpi.hpet_address);
-    for (int i = 0; i < acpi.error_count; i++) pr_info("problem: %s\n", acpi.errors[i]);
+    if (acpi.has_hpet) kprintf("HPET: at %#lx\n", (unsigned long)acpi.hpet_address);
+    for (int i = 0; i < acpi.error_count; i++) kprintf("problem: %s\n", acpi.errors[i]);
 }

@@ -36,11 +36,11 @@ static void cmd_mem(const char *args) {
     struct heap_stats hs;
     pmm_get_stats(&ps);
     heap_get_stats(&hs);
-    printk(LOG_INFO, "installed RAM: %lu MiB\n", (unsigned long)(boot_ram_bytes() >> 20));
-    printk(LOG_INFO, "frames: %lu total, %lu free, %lu reserved (4 KiB each)\n",
+    kprintf("installed RAM: %lu MiB\n", (unsigned long)(boot_ram_bytes() >> 20));
+    kprintf("frames: %lu total, %lu free, %lu reserved (4 KiB each)\n",
            (unsigned long)ps.total_frames, (unsigned long)ps.free_frames,
            (unsigned long)ps.reserved_frames);
-    printk(LOG_INFO, "heap: %lu bytes in %lu allocations, %lu pages held\n",
+    kprintf("heap: %lu bytes in %lu allocations, %lu pages held\n",
            (unsigned long)hs.bytes_in_use, (unsigned long)hs.allocations,
            (unsigned long)hs.pages_held);
 }
@@ -49,17 +49,17 @@ static void cmd_acpi(const char *args) { acpi_print(); }
 
 static void cmd_uptime(const char *args) {
     uint64_t ns = time_ns();
-    printk(LOG_INFO, "up %lu.%03lu s\n", (unsigned long)(ns / 1000000000ull),
+    kprintf("up %lu.%03lu s\n", (unsigned long)(ns / 1000000000ull),
            (unsigned long)(ns / 1000000 % 1000));
 }
 
 static void cmd_date(const char *args) {
     struct rtc_time tm;
     if (rtc_read(&tm) != 0) {
-        printk(LOG_INFO, "date: the real-time clock did not answer\n");
+        kprintf("date: the real-time clock did not answer\n");
         return;
     }
-    printk(LOG_INFO, "%04d-%02d-%02d %02d:%02d:%02d UTC\n", tm.year, tm.month, tm.day, tm.hour,
+    kprintf("%04d-%02d-%02d %02d:%02d:%02d UTC\n", tm.year, tm.month, tm.day, tm.hour,
            tm.minute, tm.second);
 }
 
@@ -87,7 +87,7 @@ static const struct command commands[] = {
 
 static void cmd_help(const char *args) {
     for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-        printk(LOG_INFO, "  %-10s %s\n", commands[i].name, commands[i].help);
+        kprintf("  %-10s %s\n", commands[i].name, commands[i].help);
 }
 
 bool shell_exec(const char *line) {
@@ -103,7 +103,7 @@ bool shell_exec(const char *line) {
             return true;
         }
     }
-    printk(LOG_INFO, "%.*s: unknown command (try `help`)\n", (int)n, line);
+    kprintf("%.*s: unknown command (try `help`)\n", (int)n, line);
     return false;
 }
 
@@ -116,7 +116,7 @@ static int read_char(void) {
 NORETURN void shell_run(void) {
     char line[LINE_MAX];
     size_t len = 0;
-    printk(LOG_INFO, "Type `help` for commands.\n");
+    kprintf("Type `help` for commands.\n");
     console_write("sabos> ", 7);
     for (;;) {
         int c = read_char();

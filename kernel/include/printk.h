@@ -17,6 +17,9 @@ void console_register(struct console *con);
 /* Logs one message at a level; the level prefix is shown for warnings and errors. */
 void printk(enum log_level level, const char *fmt, ...) PRINTF_LIKE(2, 3);
 void vprintk(enum log_level level, const char *fmt, va_list ap);
+/* Formats to the consoles only: no log entry and no timestamp. For the output of shell
+ * commands; kernel events go through printk. */
+void kprintf(const char *fmt, ...) PRINTF_LIKE(1, 2);
 /* Writes raw text to every console without touching the log (used by the panic path). */
 void console_write(const char *s, size_t len);
 /* Copies up to size-1 bytes of the log ring buffer (oldest first) into buf; returns length. */

@@ -259,4 +259,14 @@ void printk(enum log_level level, const char *fmt, ...) {
     vprintk(level, fmt, ap);
     va_end(ap);
 }
+
+/* Formats to the consoles only: no log entry, no timestamp (output of shell commands). */
+void kprintf(const char *fmt, ...) {
+    char msg[PRINTK_MESSAGE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    size_t len = printk_format_message(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    console_write(msg, len);
+}
 #endif

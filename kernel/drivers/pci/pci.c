@@ -176,24 +176,24 @@ void pci_print_tree(void) {
     for (int i = 0; i < pci_bus.count; i++) {
         const struct pci_device *p = &pci_bus.devs[i];
         int indent = MIN(2 * p->depth, (int)sizeof(spaces) - 1);
-        pr_info("%.*s%02x:%02x.%x %04x:%04x [%02x%02x] %s%s%s%s\n", indent, spaces, p->bus, p->dev, p->fn,
+        kprintf("%.*s%02x:%02x.%x %04x:%04x [%02x%02x] %s%s%s%s\n", indent, spaces, p->bus, p->dev, p->fn,
                 p->vendor, p->device, p->class_code, p->subclass,
                 pci_device_name(p->vendor, p->device, p->class_code, p->subclass),
                 p->msi_cap ? " msi" : "", p->msix_cap ? " msi-x" : "", p->pcie_cap ? " pcie" : "");
         if (p->header_type == 1)
-            pr_info("%.*s  secondary bus %02x\n", indent, spaces, p->secondary_bus);
+            kprintf("%.*s  secondary bus %02x\n", indent, spaces, p->secondary_bus);
         for (int b = 0; b < 6; b++) {
             const struct pci_bar *bar = &p->bars[b];
             if (bar->type == PCI_BAR_NONE)
                 continue;
             char size[24];
             format_size(size, sizeof(size), bar->size);
-            pr_info("%.*s  BAR%d %s%s base %#llx size %s\n", indent, spaces, b, pci_bar_type_name(bar->type),
+            kprintf("%.*s  BAR%d %s%s base %#llx size %s\n", indent, spaces, b, pci_bar_type_name(bar->type),
                     bar->prefetchable ? " prefetchable" : "", (unsigned long long)bar->base, size);
         }
     }
     if (pci_bus.truncated)
-        pr_info("(listing truncated)\n");
+        kprintf("(listing truncated)\n");
 }
 
 const struct pci_device *pci_find(uint16_t vendor, uint16_t device, int nth) {
