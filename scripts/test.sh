@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# test.sh [host|kernel|boot|shell]...: the three test layers of `make test`.
+# test.sh [host|kernel|boot|harness|shell]...: the test layers of `make test`.
 #   host:   host unit tests (cmocka + ASan/UBSan), scripts/host-tests.sh
 #   kernel: the kernel self-tests, booted in QEMU with `selftest` on the command line
-#   boot:   boot-configuration tests (CPU count, memory, no PS/2) and the shell over serial
+#   boot:   boot-configuration tests (CPU count, memory, no PS/2, no ACPI, no GOP, broken
+#           kernels) and the shell over serial
+#   harness: the selftest mode ends every crash (panic, fault, hang, triple fault) with a verdict
 # Every check prints "[PASS] name" or "[FAIL] name: reason"; the run ends with one line
 # "N passed, N failed" over everything, and exits non-zero when anything failed.
 set -uo pipefail
@@ -13,7 +15,7 @@ mkdir -p "$out"
 results="$out/results.txt"
 : > "$results"
 layers=("$@")
-[ ${#layers[@]} -eq 0 ] && layers=(host kernel boot)
+[ ${#layers[@]} -eq 0 ] && layers=(host kernel boot harness)
 
 report() { echo "$1" | tee -a "$results"; }
 # Serial log without carriage returns and without the kernel's "[  seconds] " timestamps.
@@ -155,6 +157,49 @@ fbcon: no framebuffer, serial console only
 kernel ready in" -- --cmdline poweroff -- -vga none
 }
 
+# crash_check GROUP WANT_STATUS "PATTERN..." : boots selftest=GROUP (a crash_* group that ends
+# the run on purpose) and checks QEMU's exit status and that every fixed-string pattern is in
+# the log: the harness reports panics, faults, hangs and triple faults instead of hanging.
+crash_check() {
+    local group=$1 want=$2 patterns=$3
+    local log="$out/crash-$group.log"
+    bash scripts/qemu.sh --cmdline "selftest=$group" --no-reboot --timeout 120 > "$log" 2>&1
+    local rc=$? why=""
+    [ "$rc" != "$want" ] && why="QEMU exit status $rc, expected $want"
+    while IFS= read -r p; do
+        [ -z "$p" ] || [ -n "$why" ] && continue
+        clean_log "$log" | grep -qF -- "$p" || why="missing '$p'"
+    done <<<"$patterns"
+    if [ -z "$why" ]; then
+        report "[PASS] harness.$group"
+    else
+        report "[FAIL] harness.$group: $why"
+        clean_log "$log" | tail -25 | sed 's/^/    /'
+    fi
+}
+
+run_harness() {
+    crash_check crash_panic 35 "KERNEL PANIC: deliberate panic from a self-test
+[FAIL] crash_panic.panics: deliberate panic from a self-test
+0 passed, 1 failed" &
+    crash_check crash_fault 35 "exception #PF page fault (vector 14) error code 0x0
+CR2 0000000dead00000
+page fault at 0000000dead00000: page not present, read, kernel mode
+at selftest_fn_crash_fault_unhandled_page_fault+
+selftest_run+
+[FAIL] crash_fault.unhandled_page_fault: unhandled #PF page fault in kernel mode"
+    wait
+    crash_check crash_hang 35 "[FAIL] crash_hang.spins_forever: timed out (the test hung)" &
+    # A triple fault resets the CPU; with --no-reboot QEMU exits 0 and no verdict is written.
+    crash_check crash_triple 0 "selftest: running 1 tests in group crash_triple"
+    wait
+    if grep -q "^[0-9]* passed, [0-9]* failed" <(clean_log "$out/crash-crash_triple.log"); then
+        report "[FAIL] harness.triple_fault_has_no_verdict: a summary was printed after a triple fault"
+    else
+        report "[PASS] harness.triple_fault_has_no_verdict"
+    fi
+}
+
 # The shell over the serial console, driven by expect: prompt, help, lspci, an unknown
 # command, then shutdown through ACPI S5.
 run_shell() {
@@ -175,6 +220,7 @@ for layer in "${layers[@]}"; do
     kernel) run_kernel ;;
     boot) run_boot ;;
     shell) run_shell ;;
+    harness) run_harness ;;
     *) echo "test.sh: unknown layer $layer" >&2; exit 2 ;;
     esac
 done

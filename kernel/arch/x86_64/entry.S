@@ -3,6 +3,7 @@
  * We switch to the kernel's own boot stack and call kmain(boot_info). */
     .section .text.entry, "ax"
     .global kernel_entry
+    .type kernel_entry, @function
 kernel_entry:
     cli
     cld
@@ -13,6 +14,7 @@ kernel_entry:
 1:  cli
     hlt
     jmp 1b
+    .size kernel_entry, . - kernel_entry
 
     .section .bss.stack, "aw", @nobits
     .balign 4096

@@ -92,8 +92,10 @@ void backtrace_from(uint64_t rip, uint64_t rbp) {
         uint64_t *frame = (uint64_t *)(uintptr_t)rbp;
         uint64_t ret = frame[1];
         if (ret == 0) break;
-        fn = symbol_lookup(ret, &off);
-        printk(LOG_ERR, "    %016lx %s+0x%lx\n", ret, fn ? fn : "?", fn ? off : 0);
+        /* A return address can point just past a function that ends in a call to a
+         * noreturn function, so look up the call instruction's last byte instead. */
+        fn = symbol_lookup(ret - 1, &off);
+        printk(LOG_ERR, "    %016lx %s+0x%lx\n", ret, fn ? fn : "?", fn ? off + 1 : 0);
         if (frame[0] <= rbp) break; /* the stack grows down: callers' frames are higher */
         rbp = frame[0];
     }

@@ -7,6 +7,7 @@
 /* 256 stubs of 16 bytes each, starting at isr_stubs: stub v is at isr_stubs + 16 * v. */
     .balign 16
     .global isr_stubs
+    .type isr_stubs, @function
 isr_stubs:
 .set vec, 0
 .rept 256
@@ -19,7 +20,9 @@ isr_stubs:
     jmp isr_common
 .set vec, vec+1
 .endr
+    .size isr_stubs, . - isr_stubs
 
+    .type isr_common, @function
 isr_common:
     pushq %rax
     pushq %rbx
@@ -56,6 +59,7 @@ isr_common:
     popq %rax
     add $16, %rsp
     iretq
+    .size isr_common, . - isr_common
 
 /* kjmp_save/kjmp_restore: setjmp/longjmp for the kernel (used to recover from an expected
  * fault in self-tests). struct kjmp = rbx, rbp, r12, r13, r14, r15, rsp, rip, rflags. */
