@@ -76,8 +76,10 @@ $(ESP_IMG): $(LOADER_EFI) $(KERNEL_ELF) scripts/mkesp.sh
 	bash scripts/mkesp.sh $@ $(LOADER_EFI) $(KERNEL_ELF)
 
 # ---- the two commands ----
+# Extra launcher options: make run RUN_ARGS="--smp 4 --mem 2G"
+RUN_ARGS ?=
 run: deps esp
-	bash scripts/qemu.sh --forward
+	bash scripts/qemu.sh --forward $(RUN_ARGS)
 
 test: deps esp
 	bash scripts/test.sh

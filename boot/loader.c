@@ -76,10 +76,19 @@ static void stop(const char *why, EFI_STATUS st) {
     for (;;) __asm__ volatile("cli; hlt");
 }
 
-static void *zalloc_pages(UINTN pages, EFI_MEMORY_TYPE type) {
+/* Allocates zeroed pages; `what` names them in the error message when memory is short. */
+static void *zalloc_pages(UINTN pages, EFI_MEMORY_TYPE type, const char *what) {
     EFI_PHYSICAL_ADDRESS pa = 0;
     EFI_STATUS st = uefi_call_wrapper(BS->AllocatePages, 4, AllocateAnyPages, type, pages, &pa);
-    if (EFI_ERROR(st)) stop("out of memory allocating pages", st);
+    if (EFI_ERROR(st)) {
+        char msg[120] = "out of memory for ";
+        UINTN n = 18;
+        for (const char *p = what; *p && n < 100; p++) msg[n++] = *p;
+        const char *tail = " (machine too small?)";
+        for (const char *p = tail; *p && n < 119; p++) msg[n++] = *p;
+        msg[n] = 0;
+        stop(msg, st);
+    }
     UINT8 *p = (UINT8 *)(UINTN)pa;
     for (UINTN i = 0; i < pages * 4096; i++) p[i] = 0;
     return p;
@@ -97,7 +106,7 @@ static void *read_file(EFI_FILE_HANDLE root, CHAR16 *path, UINTN *size_out, BOOL
     if (!info) stop("cannot read file information", EFI_SUCCESS);
     UINTN size = info->FileSize;
     FreePool(info);
-    UINT8 *buf = zalloc_pages((size + 4095) / 4096 + 1, EfiLoaderData);
+    UINT8 *buf = zalloc_pages((size + 4095) / 4096 + 1, EfiLoaderData, "a file from the boot volume");
     UINTN got = size;
     st = uefi_call_wrapper(f->Read, 3, f, &got, buf);
     if (EFI_ERROR(st) || got != size) stop("short read from the boot volume", st);
@@ -130,8 +139,8 @@ static UINT64 load_kernel(UINT8 *file, UINTN size, struct boot_info *bi) {
     if (hi <= lo) stop("kernel.elf has no loadable segment", EFI_SUCCESS);
     lo &= ~0xfffull;
     UINT64 pages = (hi - lo + 4095) / 4096;
-    if (pages > 64 * 1024 / 4 * 1024) stop("kernel image is larger than 64 MiB", EFI_SUCCESS);
-    UINT8 *image = zalloc_pages(pages, EfiLoaderData);
+    if (pages > (64ull << 20) / 4096) stop("kernel image is larger than 64 MiB", EFI_SUCCESS);
+    UINT8 *image = zalloc_pages(pages, EfiLoaderData, "the kernel image");
     for (int i = 0; i < eh->e_phnum; i++) {
         if (ph[i].p_type != PT_LOAD) continue;
         UINT8 *dst = image + (ph[i].p_vaddr - lo);
@@ -220,14 +229,14 @@ static void find_rsdp(struct boot_info *bi) {
 
 static UINT64 *table_at(UINT64 *parent, UINTN index) {
     if (!(parent[index] & PTE_P)) {
-        UINT64 *t = zalloc_pages(1, EfiLoaderData);
+        UINT64 *t = zalloc_pages(1, EfiLoaderData, "page tables");
         parent[index] = (UINT64)(UINTN)t | PTE_P | PTE_W;
     }
     return (UINT64 *)(UINTN)(parent[index] & ADDR_MASK);
 }
 
 static UINT64 *build_page_tables(struct boot_info *bi, UINT64 phys_top) {
-    UINT64 *pml4 = zalloc_pages(1, EfiLoaderData);
+    UINT64 *pml4 = zalloc_pages(1, EfiLoaderData, "page tables");
     /* Identity map [0, phys_top) and the same at KERNEL_DIRECT_MAP, sharing the PDPTs. */
     UINTN direct_slot = (KERNEL_DIRECT_MAP >> 39) & 511;
     for (UINT64 pa = 0; pa < phys_top; pa += 0x200000) {
@@ -275,7 +284,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab) {
     uefi_call_wrapper(BS->SetWatchdogTimer, 4, 0, 0, 0, NULL);
     say("SABOS loader");
 
-    struct boot_info *bi = zalloc_pages((sizeof(struct boot_info) + 4095) / 4096, EfiLoaderData);
+    struct boot_info *bi = zalloc_pages((sizeof(struct boot_info) + 4095) / 4096, EfiLoaderData, "the boot info");
     bi->magic = BOOTINFO_MAGIC;
     bi->version = BOOTINFO_VERSION;
     bi->loader_tsc = start_tsc;
@@ -312,7 +321,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab) {
     EFI_MEMORY_DESCRIPTOR *map = NULL;
     st = uefi_call_wrapper(BS->GetMemoryMap, 5, &map_size, map, &map_key, &desc_size, &desc_ver);
     UINTN map_pages = (map_size + 16 * desc_size) / 4096 + 2;
-    map = zalloc_pages(map_pages, EfiLoaderData);
+    map = zalloc_pages(map_pages, EfiLoaderData, "the memory map");
     map_size = map_pages * 4096;
     st = uefi_call_wrapper(BS->GetMemoryMap, 5, &map_size, map, &map_key, &desc_size, &desc_ver);
     if (EFI_ERROR(st)) stop("cannot read the memory map", st);
@@ -348,6 +357,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab) {
         n++;
     }
     bi->mmap_count = n;
+    if (n < map_size / desc_size) bi->flags |= BOOTINFO_MMAP_TRUNCATED;
 
     UINT64 bi_virt = (UINT64)(UINTN)bi + KERNEL_DIRECT_MAP;
     __asm__ volatile("cli\n"

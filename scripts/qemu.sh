@@ -45,8 +45,17 @@ MTOOLS_SKIP_CHECK=1 mcopy -o -i "$work/esp.img" "$work/cmdline.txt" ::/sabos/cmd
 
 netdev="user,id=net0"
 if [ "$forward" = 1 ]; then
-    netdev="$netdev,hostfwd=tcp:127.0.0.1:2323-:23,hostfwd=tcp:127.0.0.1:8080-:80"
-    echo "qemu.sh: telnet 127.0.0.1 2323 and http://127.0.0.1:8080/ reach the guest; Ctrl-A X quits" >&2
+    # A host port already in use would make QEMU refuse to start: skip that forward instead.
+    for pair in 2323:23 8080:80; do
+        host=${pair%%:*} guest=${pair##*:}
+        if (exec 3<>"/dev/tcp/127.0.0.1/$host") 2>/dev/null; then
+            echo "qemu.sh: 127.0.0.1:$host is in use on this host; not forwarding it to guest port $guest" >&2
+        else
+            netdev="$netdev,hostfwd=tcp:127.0.0.1:$host-:$guest"
+            echo "qemu.sh: host 127.0.0.1:$host is forwarded to guest port $guest" >&2
+        fi
+    done
+    echo "qemu.sh: serial console here; Ctrl-A X quits QEMU, Ctrl-A C toggles the QEMU monitor" >&2
 fi
 
 args=(

@@ -12,6 +12,12 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 out=build/test
 mkdir -p "$out"
+# One run at a time per tree: logs and the results file live in build/test.
+exec 9> "$out/.lock"
+if ! flock -n 9; then
+    echo "test.sh: another test run is using $out; waiting for it" >&2
+    flock 9
+fi
 results="$out/results.txt"
 : > "$results"
 layers=("$@")
@@ -83,6 +89,12 @@ boot_config() {
         esac
     fi
     [ -z "$why" ] && [ "$rc" != "$want_rc" ] && why="QEMU exit status $rc after power-off (expected $want_rc)"
+    # Exit status 0 is also what a triple fault gives under --no-reboot: demand the power-off
+    # path itself, and no panic on the way.
+    if [ -z "$why" ] && [ "$want_rc" = 0 ] && ! grep -q '^power: entering S5' <<<"$clean"; then
+        why="no 'power: entering S5' line before QEMU exited"
+    fi
+    [ -z "$why" ] && grep -q 'KERNEL PANIC' <<<"$clean" && why="the kernel panicked"
     if [ -z "$why" ]; then
         report "[PASS] boot.$name"
     else

@@ -27,8 +27,6 @@ struct kernel_options kopts;
 uint64_t kernel_entry_tsc;
 uint64_t kernel_ready_ns;
 
-void paging_init(const struct boot_info *bi);
-
 uint64_t boot_ram_bytes(void) {
     uint64_t total = 0;
     for (uint32_t i = 0; i < boot_info->mmap_count; i++) {
@@ -48,7 +46,6 @@ static void print_banner(void) {
     struct pmm_stats ps;
     pmm_get_stats(&ps);
     uint64_t ready_ns = tsc_to_ns(rdtsc() - kernel_entry_tsc);
-    printk(LOG_INFO, "\n");
     printk(LOG_INFO, "SABOS-C: an x86-64 operating system in C\n");
     printk(LOG_INFO, "  memory: %lu MiB installed, %lu MiB free\n",
            (unsigned long)(boot_ram_bytes() >> 20), (unsigned long)((ps.free_frames * PAGE_SIZE) >> 20));
@@ -86,6 +83,9 @@ NORETURN void kmain(const struct boot_info *bi) {
     printk_set_console_level((enum log_level)kopts.loglevel);
     printk(LOG_INFO, "SABOS-C kernel starting, command line \"%s\"%s\n", bi->cmdline,
            understood ? "" : (bi->cmdline[0] ? " (no option understood)" : ""));
+    if (bi->flags & BOOTINFO_MMAP_TRUNCATED)
+        printk(LOG_WARN, "boot: the firmware memory map had more than %d entries; memory past them is unused\n",
+               BOOTINFO_MAX_MMAP);
     gdt_init();
     idt_init();
     pmm_init(bi);

@@ -7,6 +7,7 @@
 #define BOOTINFO_VERSION 1
 #define BOOTINFO_MAX_MMAP 512
 #define BOOTINFO_CMDLINE_MAX 256
+#define BOOTINFO_MMAP_TRUNCATED 1u /* the firmware's map had more than BOOTINFO_MAX_MMAP entries */
 
 /* Memory region kinds, simplified from the UEFI memory types. */
 enum mem_kind {
@@ -44,7 +45,7 @@ struct boot_info {
     struct boot_framebuffer fb;
     uint64_t rsdp;          /* 0 when the firmware had no ACPI table */
     uint32_t rsdp_revision; /* 2 = found through the ACPI 2.0 GUID, 0 = through the 1.0 GUID */
-    uint32_t pad0;
+    uint32_t flags;         /* BOOTINFO_* flags below */
     uint64_t kernel_phys;   /* physical base of the loaded image (its lowest PT_LOAD) */
     uint64_t kernel_virt;   /* virtual address it was linked at */
     uint64_t kernel_pages;

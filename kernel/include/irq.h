@@ -36,9 +36,6 @@ void irq_free_vector(int vector);
 /* Routes legacy ISA irq (0-15) to a new vector with the handler, through the I/O APIC
  * (applying the MADT overrides) or the PIC fallback. Returns the vector or -errno. */
 int irq_route_isa(uint8_t isa_irq, irq_handler_t h, void *arg, const char *name);
-/* Called by the dispatcher (idt.c) with the vector about to be handled, so the PIC fallback
- * knows which controller(s) need the end-of-interrupt. */
-void irq_note_vector(uint8_t vector);
 /* Signals end of interrupt to whichever controller is active (LAPIC or PIC). */
 void eoi(void);
 /* Called by the dispatcher (idt.c) with the vector before the handler runs: in PIC mode it
@@ -89,11 +86,15 @@ const char *irq_mode(void);
 #define MSR_APIC_BASE_X2APIC (1ull << 10)
 /* Enables the boot CPU's local APIC (x2APIC when CPUID offers it); false when there is none. */
 bool lapic_init(void);
+/* This CPU's local APIC id (from the ID register, or the x2APIC id). */
 uint32_t lapic_id(void);
+/* Register access by xAPIC offset, in either mode. */
 void lapic_write(uint32_t reg, uint32_t v);
 uint32_t lapic_read(uint32_t reg);
+/* True once lapic_init() enabled the local APIC; x2APIC when it runs in x2APIC mode. */
 bool lapic_active(void);
 bool lapic_x2apic(void);
+/* End of interrupt to the local APIC. */
 void lapic_eoi(void);
 /* Sends a fixed interrupt with the vector to this CPU (ICR, destination shorthand "self"). */
 void lapic_send_self_ipi(uint8_t vector);

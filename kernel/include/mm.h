@@ -65,5 +65,15 @@ void *kzalloc(size_t size);
 void kfree(void *p);
 void heap_get_stats(struct heap_stats *out);
 
+/* Builds the kernel page tables (direct map, W^X image, guard pages) and switches to them.
+ * Needs pmm_init(); called once by kmain. */
+void paging_init(const struct boot_info *bi);
+/* The leaf page-table entry mapping va in the kernel tables (0 if unmapped), and the size of
+ * the page it maps (4 KiB or 2 MiB). For tests and diagnostics. */
+uint64_t vmm_query(uint64_t va, uint64_t *page_size);
+/* True when every byte of [va, va+len) is mapped in the kernel tables: lets the exception
+ * path follow frame pointers without faulting again. */
+bool vmm_kernel_readable(uint64_t va, size_t len);
+
 /* True when [pa, pa+len) lies in memory the direct map covers (RAM and firmware tables). */
 bool vmm_direct_mapped(phys_addr_t pa, size_t len);

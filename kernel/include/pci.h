@@ -41,7 +41,10 @@ struct pci_bus_info {
     bool truncated;           /* more devices than PCI_MAX_DEVICES, or depth limit hit */
 };
 
-/* Pure helpers (kernel/drivers/pci/pci_core.c), host-tested. */
+/* Pure helpers (kernel/drivers/pci/pci_core.c), host-tested.
+ * Configuration-space access at byte offset off of bus b, device d, function f; 8- and 16-bit
+ * accesses go through the aligned 32-bit register (a 16-bit write to the command register
+ * leaves the status register's write-1-to-clear bits alone). */
 uint32_t pci_read32(const struct pci_cfg_ops *ops, uint8_t b, uint8_t d, uint8_t f, uint16_t off);
 uint16_t pci_read16(const struct pci_cfg_ops *ops, uint8_t b, uint8_t d, uint8_t f, uint16_t off);
 uint8_t pci_read8(const struct pci_cfg_ops *ops, uint8_t b, uint8_t d, uint8_t f, uint16_t off);
@@ -83,7 +86,9 @@ const char *pci_bar_type_name(uint8_t type);
 /* Kernel side (kernel/drivers/pci/pci.c): ECAM from MCFG, port I/O 0xCF8/0xCFC fallback. */
 extern struct pci_bus_info pci_bus;
 extern const struct pci_cfg_ops *pci_ops;
+/* Chooses ECAM (from the ACPI MCFG) or port I/O and enumerates every bus into pci_bus. */
 void pci_init(void);
+/* Prints the device tree (ids, names, BARs, bridges' secondary buses) on the consoles. */
 void pci_print_tree(void);
 /* The nth (0-based) function with these ids, or NULL. */
 const struct pci_device *pci_find(uint16_t vendor, uint16_t device, int nth);

@@ -53,6 +53,7 @@ struct mouse_packet { int16_t dx, dy; uint8_t buttons; };
 /* Probes the controller (ACPI FADT 8042 flag plus a self-test with timeouts) and enables the
  * keyboard on IRQ1 and the mouse on IRQ12. Returns false when there is no controller. */
 bool ps2_init(void);
+/* True when ps2_init found a working controller. */
 bool ps2_present(void);
 /* Next typed character (after modifiers), or -1 if none waiting. Never blocks.
  * Keys without a character arrive as the VT100/xterm sequences a terminal would send, so
@@ -71,6 +72,8 @@ struct kbd_state {
     uint8_t held;     /* which modifier keys are down (left/right separately) */
     uint8_t e1_left;  /* bytes of an E1 (Pause) sequence still to come */
 };
+/* Pure: feeds one set-1 scan code byte into the decoder state; true when *ev holds a complete
+ * key event (E0/E1 prefixes and modifiers are kept in st). Host-tested. */
 bool kbd_decode_set1(struct kbd_state *st, uint8_t byte, struct key_event *ev);
 /* Pure: the bytes a press event puts into the character stream (see kbd_getchar): its
  * character, or an escape sequence for navigation keys. Returns the count (0..4). */

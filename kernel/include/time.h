@@ -38,7 +38,8 @@ extern volatile uint64_t timer_ticks;
 /* Registers a function called from every timer tick (interrupt context). Up to 4. */
 int time_add_tick_hook(void (*fn)(void));
 
-/* HPET (hpet.c): true when present and running; counter read in femtosecond period units. */
+/* HPET (hpet.c): hpet_available is true when present and running; hpet_read returns the main
+ * counter; hpet_period_fs is its tick period in femtoseconds. */
 bool hpet_available(void);
 uint64_t hpet_read(void);
 uint64_t hpet_period_fs(void);

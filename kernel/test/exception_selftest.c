@@ -6,8 +6,7 @@
 #include "fault.h"
 #include "cpu.h"
 #include "mm.h"
-
-uint64_t vmm_query(uint64_t va, uint64_t *page_size);
+#include "arch.h"
 
 /* Runs trigger() with fault recovery armed; returns the record. */
 static struct fault_record run_faulting(void (*trigger)(void)) {
@@ -63,6 +62,8 @@ SELFTEST(exc, general_protection_caught) {
     ST_ASSERT(t, r.caught, "no exception");
     ST_ASSERT(t, r.vector == 13, "vector %lu, expected 13 (#GP)", r.vector);
     ST_ASSERT(t, r.error_code == 0, "error code %lx, expected 0", r.error_code);
+    ST_ASSERT(t, r.rip >= (uint64_t)(uintptr_t)do_gp && r.rip < (uint64_t)(uintptr_t)do_gp + 64,
+              "RIP %lx is not in do_gp", r.rip);
 }
 
 SELFTEST(exc, page_fault_not_present) {
@@ -114,6 +115,20 @@ SELFTEST(paging, kernel_text_rx_rodata_r_data_rw_nx) {
 
 SELFTEST(paging, boot_stack_guard_unmapped) {
     ST_ASSERT(t, vmm_query((uint64_t)(uintptr_t)boot_stack_guard, NULL) == 0, "guard page is mapped");
+}
+
+SELFTEST(paging, ist_stack_guards_unmapped) {
+    for (int i = 0; i < 3; i++)
+        ST_ASSERT(t, vmm_query((uint64_t)(uintptr_t)gdt_ist_guard_page(i), NULL) == 0,
+                  "guard page under IST stack %d is mapped", i + 1);
+}
+
+SELFTEST(paging, kernel_image_alias_read_only) {
+    /* The direct-map alias of the kernel's text must not be a way around W^X. */
+    uint64_t alias = (uint64_t)(uintptr_t)phys_to_virt(virt_to_phys(__text_start));
+    uint64_t e = vmm_query(alias, NULL);
+    ST_ASSERT(t, e, "alias %lx is not mapped", alias);
+    ST_ASSERT(t, !(e & 2) && (e >> 63), "alias entry %lx: want read-only and NX", e);
 }
 
 SELFTEST(paging, direct_map_matches_physical) {

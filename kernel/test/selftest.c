@@ -11,6 +11,7 @@
 #include "kernel.h"
 #include "time.h"
 #include "power.h"
+#include "cpu.h"
 
 extern const struct selftest __selftests_start[], __selftests_end[];
 
@@ -37,7 +38,13 @@ static void summary_and_exit(void) {
 }
 
 void selftest_abort(const char *why) {
-    if (!running) return;
+    if (!running && !kopts.selftest) return;
+    if (!running) {
+        /* In selftest mode but outside a test (during boot, or after the run): still a
+         * failing verdict, never a silent halt that leaves CI waiting for its timeout. */
+        printk(LOG_ERR, "[FAIL] selftest.boot: %s\n", why);
+        qemu_debug_exit(EXIT_FAIL);
+    }
     running = false;
     if (current) {
         printk(LOG_ERR, "[FAIL] %s.%s: %s\n", current->group, current->name, why);
@@ -75,6 +82,11 @@ int selftest_run(const char *group) {
         if (selected(st, group)) total++;
     printk(LOG_INFO, "selftest: running %d tests%s%s\n", total, group && *group ? " in group " : "",
            group && *group ? group : "");
+    if (total == 0) {
+        /* A mistyped group must not look like success. */
+        printk(LOG_INFO, "[FAIL] selftest.group: no test in group '%s'\n", group ? group : "");
+        failed++;
+    }
     for (const struct selftest *st = __selftests_start; st < __selftests_end; st++) {
         if (!selected(st, group)) continue;
         struct selftest_ctx ctx = {0};
@@ -84,6 +96,11 @@ int selftest_run(const char *group) {
         st->fn(&ctx);
         deadline_ns = 0;
         current = NULL;
+        if (!(read_rflags() & (1u << 9))) {
+            /* Without interrupts the watchdog is blind for every later test. */
+            selftest_fail(&ctx, "left interrupts disabled");
+            sti();
+        }
         if (ctx.failed) {
             failed++;
             printk(LOG_INFO, "[FAIL] %s.%s: %s\n", st->group, st->name, ctx.reason);

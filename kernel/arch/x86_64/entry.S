@@ -8,9 +8,8 @@ kernel_entry:
     cli
     cld
     lea boot_stack_top(%rip), %rsp
-    xor %ebp, %ebp
-    push $0                 /* a zero return address ends backtraces here */
-    call kmain
+    xor %ebp, %ebp          /* a zero frame pointer ends backtraces here */
+    call kmain              /* RSP is 16-byte aligned before the call, as the ABI wants */
 1:  cli
     hlt
     jmp 1b

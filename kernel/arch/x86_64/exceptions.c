@@ -9,6 +9,7 @@
 #include "fault.h"
 #include "printk.h"
 #include "panic.h"
+#include "mm.h"
 
 static const char *const names[32] = {
     "#DE divide error", "#DB debug", "NMI non-maskable interrupt", "#BP breakpoint",
@@ -61,10 +62,15 @@ static void report(const struct irq_frame *f, uint64_t cr2) {
     backtrace_from(f->rip, f->rbp);
 }
 
+/* Exceptions a test can raise on purpose; NMI, #DF and #MC are never "expected". */
+static bool catchable(uint64_t vector) { return vector != 2 && vector != 8 && vector != 18; }
+
+static int exception_depth;
+
 /* Called by interrupt_dispatch() for vectors 0-31. */
 void exception_handler(struct irq_frame *f) {
     uint64_t cr2 = read_cr2();
-    if (catch_rec && (f->cs & 3) == 0) {
+    if (catch_rec && (f->cs & 3) == 0 && catchable(f->vector)) {
         struct fault_record *rec = catch_rec;
         catch_rec = NULL;
         rec->caught = true;
@@ -76,19 +82,27 @@ void exception_handler(struct irq_frame *f) {
                exception_name(f->vector), f->rip, cr2);
         kjmp_restore(&catch_jmp, 1);
     }
+    if (exception_depth++ > 0) {
+        /* A fault while reporting a fault: say so once, without the backtrace that may be
+         * what faulted, and stop. */
+        printk(LOG_ERR, "exception %s (vector %lu) at RIP %016lx while handling another one\n",
+               exception_name(f->vector), f->vector, f->rip);
+        panic("nested exception");
+    }
     report(f, cr2);
-    panic("unhandled %s in kernel mode", exception_name(f->vector));
+    panic("unhandled %s in %s mode", exception_name(f->vector), (f->cs & 3) ? "user" : "kernel");
 }
 
 /* Walks the frame-pointer chain (the kernel is built with -fno-omit-frame-pointer). Every
- * frame pointer is checked to lie in the kernel half and be aligned before it is followed. */
+ * frame pointer is checked to lie in the kernel half, be aligned and be mapped before it is
+ * followed, so a corrupt chain ends the backtrace instead of faulting again. */
 void backtrace_from(uint64_t rip, uint64_t rbp) {
     printk(LOG_ERR, "  backtrace:\n");
     uint64_t off;
     const char *fn = symbol_lookup(rip, &off);
     printk(LOG_ERR, "    %016lx %s+0x%lx\n", rip, fn ? fn : "?", fn ? off : 0);
     for (int depth = 0; depth < 32; depth++) {
-        if (rbp < 0xffff800000000000ull || (rbp & 7)) break;
+        if (rbp < 0xffff800000000000ull || (rbp & 7) || !vmm_kernel_readable(rbp, 16)) break;
         uint64_t *frame = (uint64_t *)(uintptr_t)rbp;
         uint64_t ret = frame[1];
         if (ret == 0) break;

@@ -17,7 +17,15 @@ struct tss64 {
 
 static uint64_t gdt[7];
 static struct tss64 tss;
-static uint8_t ist_stacks[3][16384] __attribute__((aligned(16)));
+/* Each IST stack sits above a guard page that paging_init leaves unmapped, so an overflow on
+ * the #DF/NMI/#MC path faults instead of overwriting whatever lies below. */
+struct ist_area {
+    uint8_t guard[4096];
+    uint8_t stack[16384];
+};
+static struct ist_area ist_areas[3] __attribute__((aligned(4096)));
+
+const void *gdt_ist_guard_page(int i) { return (i >= 0 && i < 3) ? ist_areas[i].guard : NULL; }
 
 struct desc_ptr {
     uint16_t limit;
@@ -36,7 +44,8 @@ void gdt_init(void) {
     gdt[GDT_KDATA / 8] = segment(0x92, 0xc0);
     gdt[GDT_UDATA / 8] = segment(0xf2, 0xc0);
     gdt[GDT_UCODE / 8] = segment(0xfa, 0xa0);
-    for (int i = 0; i < 3; i++) tss.ist[i] = (uint64_t)(uintptr_t)&ist_stacks[i][sizeof(ist_stacks[i])];
+    for (int i = 0; i < 3; i++)
+        tss.ist[i] = (uint64_t)(uintptr_t)&ist_areas[i].stack[sizeof(ist_areas[i].stack)];
     tss.iopb_offset = sizeof(tss);
     uint64_t base = (uint64_t)(uintptr_t)&tss;
     uint64_t limit = sizeof(tss) - 1;

@@ -55,6 +55,8 @@ void idt_init(void) {
 }
 
 void irq_set_handler(uint8_t vector, irq_handler_t h, void *arg, const char *name) {
+    /* One CPU runs kernel code: masking interrupts is the whole lock until SMP brings a
+     * spinlock here. */
     uint64_t fl = irq_save();
     slots[vector].handler = h;
     slots[vector].arg = arg;

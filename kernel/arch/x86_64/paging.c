@@ -3,7 +3,8 @@
  *   - the direct map of every RAM-like region of the memory map at KERNEL_DIRECT_MAP
  *     (2 MiB pages where possible, read/write, no-execute),
  *   - the kernel image at KERNEL_IMAGE_BASE with W^X: text RX, rodata R+NX, data/bss RW+NX,
- *     and the page under the boot stack left unmapped as a guard,
+ *     the pages under the boot stack and the IST stacks left unmapped as guards, and the
+ *     image's direct-map alias read-only,
  *   - MMIO mapped on demand, uncached (vmm_map_mmio) or write-combining (vmm_map_wc).
  * The lower half stays empty for user processes. */
 #include "types.h"
@@ -13,6 +14,7 @@
 #include "panic.h"
 #include "kstring.h"
 #include "kernel.h"
+#include "arch.h"
 
 #define PTE_P (1ull << 0)
 #define PTE_W (1ull << 1)
@@ -125,6 +127,8 @@ bool vmm_direct_mapped(phys_addr_t pa, size_t len) {
 
 static void *map_with(phys_addr_t pa, size_t size, uint64_t cache_bits) {
     if (!size || pa + size < pa) return NULL;
+    /* One CPU runs kernel code: masking interrupts is the whole lock until SMP brings a
+     * spinlock here. */
     uint64_t fl = irq_save();
     phys_addr_t start = ALIGN_DOWN(pa, PAGE_SIZE), end = ALIGN_UP(pa + size, PAGE_SIZE);
     for (phys_addr_t p = start; p < end; p += PAGE_SIZE) {
@@ -141,8 +145,25 @@ void *vmm_map_mmio(phys_addr_t pa, size_t size) { return map_with(pa, size, PTE_
 /* With our PAT layout, index 1 (PWT only) is write-combining. */
 void *vmm_map_wc(phys_addr_t pa, size_t size) { return map_with(pa, size, PTE_PWT); }
 
+bool vmm_kernel_readable(uint64_t va, size_t len) {
+    if (len == 0 || va + len < va) return false;
+    if (!kernel_pml4) /* still on the loader's tables: only the kernel image is known */
+        return va >= KERNEL_IMAGE_BASE && va + len <= (uint64_t)(uintptr_t)__kernel_end;
+    for (uint64_t page = ALIGN_DOWN(va, PAGE_SIZE); page < va + len; page += PAGE_SIZE)
+        if (!vmm_query(page, NULL)) return false;
+    return true;
+}
+
 /* Physical address of the kernel's top-level table (for new address spaces later). */
 phys_addr_t vmm_kernel_pml4(void) { return kernel_pml4_phys; }
+
+/* Pages of the image left unmapped: under the boot stack and under each IST stack. */
+static bool is_guard_page(uint64_t va) {
+    if (va == (uint64_t)(uintptr_t)boot_stack_guard) return true;
+    for (int i = 0; i < 3; i++)
+        if (va == (uint64_t)(uintptr_t)gdt_ist_guard_page(i)) return true;
+    return false;
+}
 
 /* Builds the kernel page tables and switches to them. Needs pmm_init(). */
 void paging_init(const struct boot_info *bi) {
@@ -155,8 +176,13 @@ void paging_init(const struct boot_info *bi) {
     } else {
         printk(LOG_WARN, "paging: CPU has no NX bit; data pages stay executable\n");
     }
-    /* PAT: 0 WB, 1 WC, 2 UC-, 3 UC, then the same again (SDM §11.12.4). */
-    wrmsr(MSR_PAT, 0x0007010600070106ull);
+    /* PAT: 0 WB, 1 WC, 2 UC-, 3 UC, then the same again (SDM §11.12.4). Without PAT, PWT
+     * alone means write-through: framebuffers are slower but still correct. */
+    cpuid(1, 0, &a, &b, &c, &d);
+    if (d & (1u << 16))
+        wrmsr(MSR_PAT, 0x0007010600070106ull);
+    else
+        printk(LOG_WARN, "paging: CPU has no PAT; write-combining falls back to write-through\n");
 
     kernel_pml4 = new_table();
     kernel_pml4_phys = virt_to_phys(kernel_pml4);
@@ -176,17 +202,21 @@ void paging_init(const struct boot_info *bi) {
             flags = PTE_P | PTE_G | nx_bit;
         else
             flags = data_flags;
-        if (va == (uint64_t)(uintptr_t)boot_stack_guard) continue;
+        if (is_guard_page(va)) continue;
         map_4k(va, pa, flags);
     }
+    /* The image's frames are also reachable through the direct map: make that alias
+     * read-only and no-execute, so W^X cannot be bypassed through phys_to_virt(). */
+    for (uint64_t off = 0; off < bi->kernel_pages * PAGE_SIZE; off += PAGE_SIZE)
+        map_4k(KERNEL_DIRECT_MAP + bi->kernel_phys + off, bi->kernel_phys + off, PTE_P | PTE_G | nx_bit);
     write_cr4(read_cr4() | (1u << 7));   /* PGE */
     write_cr0(read_cr0() | (1u << 16));  /* WP: the kernel honours read-only pages */
     write_cr3(kernel_pml4_phys);
 }
 
-/* Looks up the leaf entry for va (for tests): returns the entry or 0, and the page size. */
 uint64_t vmm_query(uint64_t va, uint64_t *page_size) {
     uint64_t *t = kernel_pml4;
+    if (!t) return 0;
     int shifts[4] = {39, 30, 21, 12};
     for (int level = 0; level < 4; level++) {
         uint64_t e = t[(va >> shifts[level]) & 511];

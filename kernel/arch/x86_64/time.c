@@ -90,6 +90,8 @@ void mdelay(uint64_t ms) { udelay(ms * 1000ull); }
 int time_add_tick_hook(void (*fn)(void)) {
     if (!fn)
         return -KEINVAL;
+    /* One CPU runs kernel code: masking interrupts is the whole lock until SMP brings a
+     * spinlock here. */
     uint64_t flags = irq_save();
     int r = -KENOSPC;
     if (tick_hook_count < MAX_TICK_HOOKS) {
