@@ -21,6 +21,9 @@
 #include "kernel.h"
 #include "kstring.h"
 #include "power.h"
+#include "sched.h"
+#include "ktimer.h"
+#include "workqueue.h"
 
 const struct boot_info *boot_info;
 struct kernel_options kopts;
@@ -52,7 +55,7 @@ static void print_banner(void) {
     printk(LOG_INFO, "  cpus: %d (from the %s)\n", acpi.has_madt ? acpi.cpu_count : 1,
            acpi.has_madt ? "ACPI MADT" : "boot CPU only, no MADT");
     printk(LOG_INFO, "  interrupts: %s\n", irq_mode());
-    printk(LOG_INFO, "  timer: %s tick %d Hz", time_tick_source(), TIMER_HZ);
+    printk(LOG_INFO, "  timer: %s", time_tick_source());
     if (lapic_timer_hz)
         printk(LOG_INFO, ", LAPIC timer %lu.%03lu MHz", (unsigned long)(lapic_timer_hz / 1000000),
                (unsigned long)(lapic_timer_hz / 1000 % 1000));
@@ -98,11 +101,16 @@ NORETURN void kmain(const struct boot_info *bi) {
     irq_init();
     time_init();
     sti();
+    sched_init();      /* the boot flow becomes task 0; the idle task exists from here on */
+    ktimer_init();     /* one-shot timer events instead of the boot tick */
+    workqueue_init();
     pci_init();
     ps2_init();
     pmm_reclaim_boot_services(bi);
     print_banner();
     if (kopts.selftest) selftest_boot_mode(kopts.selftest_group);
     if (kopts.poweroff) power_off();
-    shell_run();
+    /* The boot flow is done: the shell runs as a task of its own, and task 0 ends. */
+    if (task_create_detached("shell", shell_task, NULL, PRIO_NORMAL) < 0) shell_run();
+    task_exit(0);
 }

@@ -23,7 +23,14 @@ extern uint64_t kernel_entry_tsc;
 void selftest_abort(const char *why);
 /* Installed RAM in bytes from the memory map (all RAM-backed types). */
 uint64_t boot_ram_bytes(void);
-/* The minimal kernel shell (kernel/core/shell.c); never returns. */
+/* The kernel shell (kernel/core/shell.c), run as a kernel task:
+ * task_create("shell", shell_task, NULL, PRIO_NORMAL). Returns only when the task is killed
+ * (-KEINTR). */
+int64_t shell_task(void *arg);
+/* Runs shell_task on the calling flow of control and halts if it ever returns. */
 NORETURN void shell_run(void);
 /* Runs one shell command line; returns false for an unknown command. */
 bool shell_exec(const char *line);
+/* The `bench` boot mode (kernel/test/bench.c): measures task switch time, wake-up latency
+ * and idle timer interrupts, prints "BENCH name value" lines, then powers QEMU off. */
+NORETURN void bench_run(void);

@@ -75,5 +75,16 @@ uint64_t vmm_query(uint64_t va, uint64_t *page_size);
  * path follow frame pointers without faulting again. */
 bool vmm_kernel_readable(uint64_t va, size_t len);
 
+/* Kernel mappings outside the direct map (task stacks): map one 4 KiB page read/write NX,
+ * unmap one, and create the page tables of a range ahead of time. */
+void vmm_map_kernel_page(uint64_t va, phys_addr_t pa);
+void vmm_unmap_kernel_page(uint64_t va);
+void vmm_prepare_kernel_range(uint64_t va, uint64_t len);
+/* Where kernel task stacks live: KSTACK_SLOTS slots of KSTACK_SLOT_SIZE bytes, the stack at
+ * the top of each slot and the rest of the slot (at least one page) unmapped as a guard. */
+#define KSTACK_REGION 0xffffc00000000000ull
+#define KSTACK_SLOT_SIZE 0x8000ull /* 32 KiB: 16 KiB guard + 16 KiB stack */
+#define KSTACK_SLOTS 4096
+
 /* True when [pa, pa+len) lies in memory the direct map covers (RAM and firmware tables). */
 bool vmm_direct_mapped(phys_addr_t pa, size_t len);

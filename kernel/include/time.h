@@ -35,7 +35,17 @@ void mdelay(uint64_t ms);
 /* Tick periods (1/TIMER_HZ s) since the tick started, advanced by the tick interrupt and
  * kept in step with the TSC when interrupts arrive late or merge. */
 extern volatile uint64_t timer_ticks;
-/* Registers a function called from every timer tick (interrupt context). Up to 4. */
+/* The tick rate of the PIT when it stands in for the one-shot LAPIC timer (PIC mode). */
+#define TIME_PIT_EVENT_HZ 1000
+/* Switches from the boot tick to one-shot timer events delivered to handler (ktimer.c). */
+#include "irq.h"
+void time_set_event_mode(irq_handler_t handler, void (*reprogram)(void));
+/* True when events are one-shot (LAPIC); false when a periodic PIT delivers them. */
+bool time_event_oneshot(void);
+/* Programs the next one-shot event delta_ns from now; UINT64_MAX stops the timer. */
+void time_program_event(uint64_t delta_ns);
+/* Registers a function called from every boot-time periodic tick (interrupt context; only
+ * until time_set_event_mode). Up to 4. */
 int time_add_tick_hook(void (*fn)(void));
 
 /* HPET (hpet.c): hpet_available is true when present and running; hpet_read returns the main

@@ -1,7 +1,7 @@
 /* selftest.c: the kernel self-test runner. Tests live in the "selftests" linker section
  * (SELFTEST macro, selftest.h). Each prints "[PASS] group.name" or "[FAIL] group.name: reason";
  * the run ends with "N passed, N failed". A test that runs past its time limit is failed by
- * the timer tick watchdog, and a panic or unexpected exception during a test fails that test;
+ * a watchdog timer, and a panic or unexpected exception during a test fails that test;
  * both end the run with a failing verdict instead of hanging CI. */
 #include "types.h"
 #include "selftest.h"
@@ -12,6 +12,7 @@
 #include "time.h"
 #include "power.h"
 #include "cpu.h"
+#include "ktimer.h"
 
 extern const struct selftest __selftests_start[], __selftests_end[];
 
@@ -53,8 +54,11 @@ void selftest_abort(const char *why) {
     summary_and_exit();
 }
 
-static void watchdog_tick(void) {
-    if (running && current && deadline_ns && time_ns() > deadline_ns) {
+/* Fires when a test overruns its time limit (interrupt context): ends the run. */
+static void watchdog_fired(struct ktimer *t, void *arg) {
+    (void)t;
+    (void)arg;
+    if (running && current && deadline_ns) {
         deadline_ns = 0;
         selftest_abort("timed out (the test hung)");
     }
@@ -70,11 +74,7 @@ static bool selected(const struct selftest *st, const char *group) {
 }
 
 int selftest_run(const char *group) {
-    static bool hooked;
-    if (!hooked) {
-        time_add_tick_hook(watchdog_tick);
-        hooked = true;
-    }
+    static struct ktimer watchdog;
     passed = failed = 0;
     running = true;
     int total = 0;
@@ -93,7 +93,9 @@ int selftest_run(const char *group) {
         current = st;
         uint64_t limit_ms = st->timeout_ms ? st->timeout_ms : 10000;
         deadline_ns = time_ns() + limit_ms * 1000000ull;
+        ktimer_start(&watchdog, deadline_ns, watchdog_fired, NULL);
         st->fn(&ctx);
+        ktimer_cancel(&watchdog);
         deadline_ns = 0;
         current = NULL;
         if (!(read_rflags() & (1u << 9))) {

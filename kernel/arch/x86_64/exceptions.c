@@ -10,6 +10,7 @@
 #include "printk.h"
 #include "panic.h"
 #include "mm.h"
+#include "sched.h"
 
 static const char *const names[32] = {
     "#DE divide error", "#DB debug", "NMI non-maskable interrupt", "#BP breakpoint",
@@ -70,6 +71,10 @@ static int exception_depth;
 /* Called by interrupt_dispatch() for vectors 0-31. */
 void exception_handler(struct irq_frame *f) {
     uint64_t cr2 = read_cr2();
+    /* #NM: first FPU/SSE use by a task that does not own the registers (lazy switching). */
+    if (f->vector == 7 && sched_fpu_trap()) return;
+    /* #DF from running off a task's kernel stack into its guard page: that task ends. */
+    if (f->vector == 8 && (f->cs & 3) == 0) sched_handle_stack_overflow(cr2, f->rsp);
     if (catch_rec && (f->cs & 3) == 0 && catchable(f->vector)) {
         struct fault_record *rec = catch_rec;
         catch_rec = NULL;

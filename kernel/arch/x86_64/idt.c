@@ -1,11 +1,13 @@
 /* idt.c: the Interrupt Descriptor Table and interrupt dispatch (Intel SDM vol. 3A §6.10,
  * §6.14.1 64-bit IDT gate descriptors). Vectors 0-31 go to exception_handler(); the others to
- * the handler registered with irq_set_handler(), counted per vector, followed by eoi(). */
+ * the handler registered with irq_set_handler(), counted per vector, followed by eoi() and
+ * the scheduler's preemption check. */
 #include "types.h"
 #include "arch.h"
 #include "irq.h"
 #include "printk.h"
 #include "cpu.h"
+#include "sched.h"
 
 struct idt_gate {
     uint16_t offset_lo;
@@ -82,5 +84,8 @@ void interrupt_dispatch(struct irq_frame *f) {
         s->handler(f, s->arg);
     else if (v != VEC_SPURIOUS)
         printk(LOG_WARN, "irq: unexpected interrupt on vector %u\n", v);
-    if (v != VEC_SPURIOUS) eoi();
+    if (v != VEC_SPURIOUS) {
+        eoi();
+        sched_irq_exit(); /* preemption point: switch task if one is due */
+    }
 }

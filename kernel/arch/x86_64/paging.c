@@ -154,6 +154,50 @@ bool vmm_kernel_readable(uint64_t va, size_t len) {
     return true;
 }
 
+/* Maps one 4 KiB kernel page read/write, no-execute (the tables on the way must exist or be
+ * creatable). For regions outside the direct map, such as kernel stacks. */
+void vmm_map_kernel_page(uint64_t va, phys_addr_t pa) {
+    /* One CPU runs kernel code: masking interrupts is the whole lock until SMP brings a
+     * spinlock (and TLB shootdowns) here. */
+    uint64_t fl = irq_save();
+    map_4k(va, pa, PTE_P | PTE_W | PTE_G | nx_bit);
+    invlpg((void *)(uintptr_t)va);
+    irq_restore(fl);
+}
+
+/* Removes the mapping of one 4 KiB kernel page (the page tables stay). */
+void vmm_unmap_kernel_page(uint64_t va) {
+    uint64_t fl = irq_save();
+    uint64_t *t = kernel_pml4;
+    int shifts[3] = {39, 30, 21};
+    for (int level = 0; level < 3 && t; level++) {
+        uint64_t e = t[(va >> shifts[level]) & 511];
+        if (!(e & PTE_P) || (e & PTE_PS)) {
+            t = NULL;
+            break;
+        }
+        t = phys_to_virt(e & PTE_ADDR);
+    }
+    if (t) {
+        t[(va >> 12) & 511] = 0;
+        invlpg((void *)(uintptr_t)va);
+    }
+    irq_restore(fl);
+}
+
+/* Creates the page tables covering [va, va + len) in advance, so later map/unmap calls there
+ * never allocate (the task stacks region: creating and freeing tasks leaves the frame count
+ * where it was). */
+void vmm_prepare_kernel_range(uint64_t va, uint64_t len) {
+    uint64_t fl = irq_save();
+    for (uint64_t a = ALIGN_DOWN(va, MiB(2)); a < va + len; a += MiB(2)) {
+        uint64_t *pdpt = next_level(kernel_pml4, (a >> 39) & 511);
+        uint64_t *pd = next_level(pdpt, (a >> 30) & 511);
+        (void)next_level(pd, (a >> 21) & 511);
+    }
+    irq_restore(fl);
+}
+
 /* Physical address of the kernel's top-level table (for new address spaces later). */
 phys_addr_t vmm_kernel_pml4(void) { return kernel_pml4_phys; }
 

@@ -249,8 +249,27 @@ static uint64_t calibrate_lapic_timer(void) {
                    calibrate_lapic_timer_once());
 }
 
-/* Reprograms the periodic tick source (after a test borrowed the LAPIC timer). */
+/* After time_set_event_mode(): the interrupt handler that replaces the boot tick, and the
+ * function that programs the next one-shot event (kernel/sched/ktimer.c). */
+static irq_handler_t event_handler;
+static void (*event_reprogram)(void);
+
+/* Reprograms the tick source (after a test borrowed the LAPIC timer): the boot-time periodic
+ * tick, or, once time_set_event_mode() ran, the one-shot event mode. */
 void time_restart_tick(void) {
+    if (event_handler && lapic_timer_hz && lapic_active()) {
+        lapic_write(LAPIC_REG_TIMER_INIT, 0);
+        lapic_write(LAPIC_REG_TIMER_DIVIDE, LAPIC_TIMER_DIVIDE_16);
+        lapic_write(LAPIC_REG_LVT_TIMER, VEC_LAPIC_TIMER); /* one-shot */
+        tick_source = "LAPIC one-shot";
+        if (event_reprogram) event_reprogram();
+        return;
+    }
+    if (event_handler) {
+        pit_start_periodic(TIME_PIT_EVENT_HZ);
+        tick_source = "PIT 1 kHz";
+        return;
+    }
     if (lapic_timer_hz && lapic_active()) {
         uint32_t count = (uint32_t)(lapic_timer_hz / TIMER_HZ);
         lapic_write(LAPIC_REG_TIMER_DIVIDE, LAPIC_TIMER_DIVIDE_16);
@@ -264,6 +283,39 @@ void time_restart_tick(void) {
 }
 
 const char *time_tick_source(void) { return tick_source; }
+
+/* Hands the timer interrupt to handler (called on every timer interrupt) and switches from
+ * the boot-time periodic tick to one-shot events: the LAPIC timer in one-shot mode, or, when
+ * there is no LAPIC timer, the PIT ticking at TIME_PIT_EVENT_HZ. */
+void time_set_event_mode(irq_handler_t handler, void (*reprogram)(void)) {
+    uint64_t flags = irq_save();
+    event_handler = handler;
+    event_reprogram = reprogram;
+    if (lapic_timer_hz && lapic_active())
+        irq_set_handler(VEC_LAPIC_TIMER, handler, NULL, "timer");
+    else if (irq_isa_vector(0))
+        irq_set_handler(irq_isa_vector(0), handler, NULL, "timer");
+    time_restart_tick();
+    irq_restore(flags);
+}
+
+/* True when time_program_event() can place events (LAPIC one-shot); false when a periodic
+ * PIT drives them instead. */
+bool time_event_oneshot(void) { return event_handler && lapic_timer_hz && lapic_active(); }
+
+/* Programs the next one-shot event delta_ns from now (0 = as soon as possible); UINT64_MAX
+ * stops the timer. Longer waits than the counter holds fire early and are re-armed. */
+void time_program_event(uint64_t delta_ns) {
+    if (!time_event_oneshot()) return;
+    if (delta_ns == UINT64_MAX) {
+        lapic_write(LAPIC_REG_TIMER_INIT, 0);
+        return;
+    }
+    uint64_t count = muldiv64(delta_ns, lapic_timer_hz, 1000000000ull);
+    if (count == 0) count = 1;
+    if (count > 0xffffffffull) count = 0xffffffffull;
+    lapic_write(LAPIC_REG_TIMER_INIT, (uint32_t)count);
+}
 
 /* timer_ticks and the TSC at the tick interrupt that last ran, read together. */
 void time_tick_snapshot(uint64_t *ticks, uint64_t *tsc) {

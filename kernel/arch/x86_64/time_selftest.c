@@ -115,63 +115,6 @@ SELFTEST(time, time_ns_monotonic) {
               (unsigned long long)first);
 }
 
-/* Waits (up to 100 ms) for the next tick interrupt; false if none came. */
-static bool wait_for_tick(void) {
-    uint64_t ticks0, tsc0, ticks, tsc, start = rdtsc(), limit = ns_to_tsc(100 * NS_PER_MS);
-    time_tick_snapshot(&ticks0, &tsc0);
-    do {
-        time_tick_snapshot(&ticks, &tsc);
-        if (tsc != tsc0)
-            return true;
-    } while (rdtsc() - start < limit);
-    return false;
-}
-
-/* The tick source is programmed for TIMER_HZ (LAPIC initial count within 1 %), and over
- * ~200 ms of TSC time its interrupts really arrive, never faster than TIMER_HZ (a busy host
- * can delay and merge them, never add any). */
-SELFTEST(time, tick_rate) {
-    bool lapic_tick = strcmp(time_tick_source(), "LAPIC") == 0;
-    uint8_t vector = lapic_tick ? VEC_LAPIC_TIMER : irq_isa_vector(0);
-    if (lapic_tick) {
-        uint32_t lvt = lapic_read(LAPIC_REG_LVT_TIMER), init = lapic_read(LAPIC_REG_TIMER_INIT);
-        ST_ASSERT(t, (lvt & 0xff) == VEC_LAPIC_TIMER && (lvt & LAPIC_TIMER_PERIODIC) &&
-                     !(lvt & LAPIC_LVT_MASKED), "LAPIC LVT timer %#x is not periodic on %u", lvt,
-                  VEC_LAPIC_TIMER);
-        ST_ASSERT(t, within_percent((uint64_t)init * TIMER_HZ, lapic_timer_hz, 1),
-                  "LAPIC initial count %u is not %llu Hz / %u", init,
-                  (unsigned long long)lapic_timer_hz, TIMER_HZ);
-    }
-    bool were_off = interrupts_on();
-    uint64_t ticks0, tsc0, ticks1, tsc1, irqs0, irqs1;
-    bool ok0 = wait_for_tick();
-    time_tick_snapshot(&ticks0, &tsc0);
-    irqs0 = irq_count(vector);
-    uint64_t window = ns_to_tsc(200 * NS_PER_MS);
-    while (rdtsc() - tsc0 < window)
-        cpu_relax();
-    bool ok1 = wait_for_tick();
-    uint64_t flags = irq_save();
-    time_tick_snapshot(&ticks1, &tsc1);
-    irqs1 = irq_count(vector);
-    irq_restore(flags);
-    if (were_off)
-        cli();
-    ST_ASSERT(t, ok0 && ok1, "no tick within 100 ms (source %s)", time_tick_source());
-    uint64_t expected = tsc_to_ns(tsc1 - tsc0) * TIMER_HZ / 1000000000ull;
-    uint64_t irqs = irqs1 - irqs0;
-    (void)ticks0;
-    (void)ticks1;
-    /* The interrupts themselves: the programmed period is checked above (within 1 %); here
-     * they must really arrive, never faster than the rate. QEMU may merge ticks when the host
-     * is loaded, so the lower bound is a quarter of the periods that passed. */
-    ST_ASSERT(t, irqs >= expected / 4 && irqs <= expected + expected / 10 + 1,
-              "%llu tick interrupts (vector %u) in %llu ms where %llu periods passed (%s)",
-              (unsigned long long)irqs, vector,
-              (unsigned long long)(tsc_to_ns(tsc1 - tsc0) / NS_PER_MS),
-              (unsigned long long)expected, time_tick_source());
-}
-
 /* The calibrated TSC frequency agrees with the HPET over 50 ms within 2 %. Both ends are
  * read as tightly bracketed (TSC, HPET) pairs. */
 SELFTEST(time, tsc_matches_hpet) {

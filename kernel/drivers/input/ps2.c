@@ -21,6 +21,7 @@
 #include "acpi.h"
 #include "printk.h"
 #include "kstring.h"
+#include "console_input.h"
 
 #define PS2_DATA 0x60
 #define PS2_STATUS 0x64
@@ -211,6 +212,9 @@ static void keyboard_byte(uint8_t byte) {
     }
     char seq[4];
     int n = kbd_event_chars(&ev, seq);
+    /* The consoles' input queue (the shell) gets every typed character too. */
+    if (n > 0)
+        console_input_push_seq(seq, (size_t)n);
     /* All of a sequence or nothing, so a full buffer never leaves half an escape code. */
     unsigned used = (ps2.char_head - ps2.char_tail + CHAR_RING) % CHAR_RING;
     if (used + (unsigned)n >= CHAR_RING) {
