@@ -2,7 +2,9 @@
 # bench.sh: `make bench`. Boots SABOS a few times and prints a table of
 #   - time from QEMU start to "kernel ready" on the serial console (host clock),
 #   - time from kernel entry to ready, as the kernel measured it with the TSC,
-#   - the kernel image size (file and loaded sections).
+#   - the kernel image size (file and loaded sections),
+#   - from one more boot with `bench` on the command line (kernel/test/bench.c): task switch
+#     time, wake-up latency (average and maximum) and timer interrupts per second when idle.
 # Figures are measured, never asserted: nothing here fails on a timing.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,6 +37,29 @@ for i in $(seq 1 "$runs"); do
     host_ms+=($(( (ready_ns - start) / 1000000 )))
     kern_ms+=("$kern")
 done
+# One more boot in the kernel's `bench` mode (kernel/test/bench.c): it prints
+# "BENCH name value" lines (scheduler figures) and powers off.
+bench_log="$out/bench-mode.log"
+bash scripts/qemu.sh --cmdline "bench" --no-reboot --timeout 300 > "$bench_log" 2>&1
+bench_rc=$?
+[ "$bench_rc" = 33 ] || echo "bench: the bench-mode boot ended with status $bench_rc (33 expected; see $bench_log)" >&2
+bench_value() { # the value of one BENCH line, or "-"
+    local v
+    v=$(tr -d '\r' < "$bench_log" | sed -nE "s/^(\[ *[0-9]+\.[0-9]+\] )?BENCH $1 ([0-9]+)\$/\2/p" | tail -1)
+    echo "${v:--}"
+}
+ns_to_us() { # integer nanoseconds to microseconds with 3 decimals
+    [ "$1" = - ] && { echo -; return; }
+    awk -v n="$1" 'BEGIN { printf "%.3f", n / 1000 }'
+}
+switch_ns=$(bench_value task_switch_ns)
+wake_avg_us=$(ns_to_us "$(bench_value wake_latency_ns_avg)")
+wake_max_us=$(ns_to_us "$(bench_value wake_latency_ns_max)")
+idle_irqs=$(bench_value idle_timer_irqs_per_s)
+idle_permille=$(bench_value idle_permille)
+idle_pct=-
+[ "$idle_permille" != - ] && idle_pct=$(awk -v p="$idle_permille" 'BEGIN { printf "%.1f", p / 10 }')
+
 stats() { # min median max of the arguments
     printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {if (NR==0) {print "-", "-", "-"; exit} printf "%s %s %s\n", a[1], a[int((NR+1)/2)], a[NR]}'
 }
@@ -49,3 +74,8 @@ printf '%-44s %10s %10s %10s\n' "kernel entry to ready (ms, TSC)" "$kmin" "$kmed
 printf '%-44s %10s\n' "kernel image loaded size (KiB)" "$loaded_kib"
 printf '%-44s %10s\n' "kernel .text (KiB)" "$text_kib"
 printf '%-44s %10s\n' "kernel.elf file size with symbols (KiB)" "$file_kib"
+printf '\n%-44s %21s\n' "scheduler (one boot in bench mode, TCG)" value
+printf '%-44s %21s\n' "task switch (ns)" "$switch_ns"
+printf '%-45s %21s\n' "wake-up latency avg / max (µs)" "$wake_avg_us / $wake_max_us" # µs is 2 bytes, 1 column
+printf '%-44s %21s\n' "idle timer interrupts per second" "$idle_irqs"
+printf '%-44s %21s\n' "idle task share of that second (%)" "$idle_pct"

@@ -66,7 +66,6 @@ struct ps_row {
 struct ps_collect {
     struct ps_row *rows;
     int cap, count, missed;
-    const struct task *self;
 };
 
 static void ps_collect_one(const struct task *t, void *ctx) {
@@ -87,7 +86,7 @@ static void ps_collect_one(const struct task *t, void *ctx) {
 }
 
 static void cmd_ps(int argc, char **argv) {
-    struct ps_collect c = {.self = task_current()};
+    struct ps_collect c = {0};
     c.cap = task_count() + 16; /* room for tasks created meanwhile */
     c.rows = kmalloc(sizeof(struct ps_row) * (size_t)c.cap);
     if (!c.rows) {

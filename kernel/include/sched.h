@@ -70,6 +70,7 @@ struct cpu {
     struct task *idle;
     volatile bool need_resched;
     int preempt_count;           /* > 0: no preemption (scheduler internals) */
+    int irq_depth;               /* > 0: inside an interrupt handler */
     uint64_t context_switches;
     uint64_t idle_ns;
 };
@@ -114,8 +115,13 @@ void preempt_disable(void);
 void preempt_enable(void);
 /* The calling CPU's scheduler state. */
 struct cpu *this_cpu(void);
-/* Called from the interrupt path (idt.c) after eoi(): switches task if one is due. */
+/* Called from the interrupt path (idt.c): sched_irq_enter before the handler, and
+ * sched_irq_exit after eoi(), which switches task if one is due. */
+void sched_irq_enter(void);
 void sched_irq_exit(void);
+/* Switches now if a wake-up made a more urgent task runnable and the caller may be
+ * preempted (task context, interrupts on, no preempt_disable). Called after wake-ups. */
+void sched_preempt_check(void);
 /* Called by the #DF handler when the fault is a kernel stack overflow of the current task:
  * reports it by name and ends the task. Returns false when it is not a task-stack overflow. */
 bool sched_handle_stack_overflow(uint64_t fault_addr, uint64_t rsp);

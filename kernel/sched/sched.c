@@ -126,7 +126,20 @@ bool sched_wake(struct task *t) {
     bool was_asleep = t->state == TASK_SLEEPING;
     if (was_asleep) make_runnable_locked(c, t);
     spin_unlock_irqrestore(&c->rq_lock, flags);
+    sched_preempt_check();
     return was_asleep;
+}
+
+void sched_preempt_check(void) {
+    if (!sched_running) return;
+    struct cpu *c = this_cpu();
+    if (!c->need_resched || c->irq_depth > 0 || c->preempt_count > 0) return;
+    if (!(read_rflags() & (1u << 9))) return; /* inside a spinlock or an irq-off section */
+    task_yield();
+}
+
+void sched_irq_enter(void) {
+    if (sched_running) this_cpu()->irq_depth++;
 }
 
 /* Adds a new task to this CPU's run queue (task.c). */
@@ -136,6 +149,7 @@ void sched_add_new(struct task *t) {
     uint64_t flags = spin_lock_irqsave(&c->rq_lock);
     make_runnable_locked(c, t);
     spin_unlock_irqrestore(&c->rq_lock, flags);
+    sched_preempt_check(); /* a new task of higher priority runs at once */
 }
 
 /* Marks the calling task as about to sleep (wait.c, task_sleep_until). */
@@ -223,6 +237,7 @@ void task_yield(void) {
 void sched_irq_exit(void) {
     if (!sched_running) return;
     struct cpu *c = this_cpu();
+    c->irq_depth--;
     if (!c->need_resched || c->preempt_count > 0) return;
     struct task *cur = c->current;
     if (cur->killed && cur != c->idle && cur->state != TASK_ZOMBIE && !cur->static_task)

@@ -218,6 +218,41 @@ SELFTEST(sched, high_prio_runs_before_busy_normal) {
     ST_ASSERT(t, lat < 2 * MS, "the high task ran %lu us after its wake (want < 2 ms)", lat / US);
 }
 
+/* ---- a high-priority task woken from task context preempts the waker at once ---- */
+static struct wait_queue hp2_wq = WAIT_QUEUE_INIT("st-hp2");
+static volatile bool hp2_go;
+static volatile uint64_t hp2_run_tsc;
+static int64_t hp2_task(void *arg) {
+    int r = wait_event_timeout(&hp2_wq, hp2_go, 2000 * MS);
+    hp2_run_tsc = rdtsc();
+    return r;
+}
+
+SELFTEST(sched, high_prio_woken_by_task_runs_at_once) {
+    hp2_go = false;
+    hp2_run_tsc = 0;
+    tid_t hp = task_create("st-high2", hp2_task, NULL, PRIO_HIGH);
+    ST_ASSERT(t, hp >= 0, "task_create(PRIO_HIGH) = %d", hp);
+    bool waiting = POLL_UNTIL(wait_queue_length(&hp2_wq) == 1, 1000);
+    /* This (normal-priority) task wakes it, then keeps the CPU busy for 20 ms without
+     * yielding or sleeping: the woken high-priority task must run in the meantime. */
+    uint64_t wake_tsc = rdtsc();
+    hp2_go = true;
+    int woken = wake_up_one(&hp2_wq);
+    uint64_t end = wake_tsc + ns_to_tsc(20 * MS);
+    while (rdtsc() < end) cpu_relax();
+    uint64_t spin_end_tsc = rdtsc();
+    int64_t v = 0;
+    task_join(hp, &v);
+    ST_ASSERT(t, waiting, "the high-priority task never waited on its queue");
+    ST_ASSERT(t, woken == 1 && v == 1, "wake_up_one = %d, the task's wait returned %ld", woken, v);
+    ST_ASSERT(t, hp2_run_tsc < spin_end_tsc,
+              "the woken PRIO_HIGH task ran only %lu us after the wake, when the PRIO_NORMAL waker "
+              "stopped its 20 ms spin", tsc_to_ns(hp2_run_tsc - wake_tsc) / US);
+    uint64_t lat = tsc_to_ns(hp2_run_tsc - wake_tsc);
+    ST_ASSERT(t, lat < 2 * MS, "the woken task ran %lu us after the wake (want < 2 ms)", lat / US);
+}
+
 /* ---- a kernel stack overflow is caught, reported by name, and only ends that task ---- */
 static volatile int overflow_limit = 1 << 30; /* never reached: the stack is 16 KiB */
 static int recurse_deep(int depth) {

@@ -64,9 +64,9 @@ SELFTEST(sync, mutex_8_tasks_80000_increments) {
     }
     for (int i = 0; i < MUTEX_TASKS; i++) ST_ASSERT(t, ids[i] >= 0, "task_create %d = %d", i, ids[i]);
     ST_ASSERT(t, bad_exit == 0, "%d workers failed (mutex_lock error)", bad_exit);
-    ST_ASSERT(t, !overlap_seen, "two tasks were inside the critical section at once");
     ST_ASSERT(t, shared_counter == MUTEX_TASKS * MUTEX_ITERS, "counter %lu, expected %d", shared_counter,
               MUTEX_TASKS * MUTEX_ITERS);
+    ST_ASSERT(t, !overlap_seen, "two tasks were inside the critical section at once");
     ST_ASSERT(t, counter_mutex.owner == NULL, "the mutex is still owned");
     ST_ASSERT(t, wait_queue_length(&counter_mutex.waiters) == 0, "waiters left on the mutex");
 }

@@ -52,6 +52,7 @@ int wake_up_all(struct wait_queue *wq) {
     for (struct wait_entry *e = wq->head; e; e = e->next)
         if (sched_wake(e->task)) n++;
     spin_unlock_irqrestore(&wq->lock, flags);
+    sched_preempt_check(); /* a woken task of higher priority runs now */
     return n;
 }
 
@@ -63,6 +64,7 @@ int wake_up_one(struct wait_queue *wq) {
     for (struct wait_entry *e = wq->head; e && !n; e = e->next)
         if (sched_wake(e->task)) n = 1;
     spin_unlock_irqrestore(&wq->lock, flags);
+    sched_preempt_check();
     return n;
 }
 

@@ -79,6 +79,7 @@ void interrupt_dispatch(struct irq_frame *f) {
         return;
     }
     irq_note_vector(v);
+    if (v != VEC_SPURIOUS) sched_irq_enter();
     struct irq_slot *s = &slots[v];
     if (s->handler)
         s->handler(f, s->arg);
