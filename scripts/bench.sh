@@ -40,7 +40,7 @@ done
 # One more boot in the kernel's `bench` mode (kernel/test/bench.c): it prints
 # "BENCH name value" lines (scheduler figures) and powers off.
 bench_log="$out/bench-mode.log"
-bash scripts/qemu.sh --cmdline "bench" --no-reboot --timeout 300 > "$bench_log" 2>&1
+bash scripts/qemu.sh --cmdline "bench" --no-reboot --timeout 120 > "$bench_log" 2>&1
 bench_rc=$?
 [ "$bench_rc" = 33 ] || echo "bench: the bench-mode boot ended with status $bench_rc (33 expected; see $bench_log)" >&2
 bench_value() { # the value of one BENCH line, or "-"

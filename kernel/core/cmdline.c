@@ -1,6 +1,7 @@
 /* cmdline.c: the kernel command line (from \sabos\cmdline.txt on the ESP, passed by the
  * loader). Words are separated by spaces: `selftest`, `selftest=GROUP`, `loglevel=0..3`,
- * `poweroff` (power off after the banner: used by the boot-configuration tests). */
+ * `poweroff` (power off after the banner: used by the boot-configuration tests), `bench`
+ * (the scheduler benchmarks of kernel/test/bench.c, then power off: scripts/bench.sh). */
 #include "types.h"
 #include "kstring.h"
 #include "kernel.h"
@@ -27,6 +28,9 @@ int cmdline_parse(const char *cmdline, struct kernel_options *out) {
             out->selftest = true;
             memcpy(out->selftest_group, w + 9, n - 9);
             out->selftest_group[n - 9] = 0;
+            understood++;
+        } else if (word_is(w, n, "bench")) {
+            out->bench = true;
             understood++;
         } else if (word_is(w, n, "poweroff")) {
             out->poweroff = true;

@@ -109,6 +109,7 @@ NORETURN void kmain(const struct boot_info *bi) {
     pmm_reclaim_boot_services(bi);
     print_banner();
     if (kopts.selftest) selftest_boot_mode(kopts.selftest_group);
+    if (kopts.bench) bench_run();
     if (kopts.poweroff) power_off();
     /* The boot flow is done: the shell runs as a task of its own, and task 0 ends. */
     if (task_create_detached("shell", shell_task, NULL, PRIO_NORMAL) < 0) shell_run();
