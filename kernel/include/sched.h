@@ -40,7 +40,7 @@ struct task {
     bool on_rq;                  /* queued on a run queue (rq_lock) */
     bool joining;                /* someone is in task_join for it */
     bool static_task;            /* the boot flow's task: its stack and struct are not freed */
-    volatile bool killed;        /* task_kill: waits return -KEINTR, preemption ends it */
+    volatile bool killed;        /* task_kill: waits return -KEINTR, task_should_stop() */
     bool detached;               /* freed when it exits instead of by task_join */
     uint64_t saved_rsp;          /* switch.S saves the stack pointer here */
     uint64_t stack_base;         /* lowest usable address of the kernel stack */
@@ -85,9 +85,14 @@ NORETURN void task_exit(int64_t value);
 /* Waits until task id ends, stores its exit value, frees it. 0, -KESRCH (no such task or
  * already joined), -KEINVAL (joining itself or a detached task), -KEINTR (caller killed). */
 int task_join(tid_t id, int64_t *exit_value);
-/* Asks task id to end: it is woken if sleeping, its waits return -KEINTR, and it exits with
- * -KEINTR at its next wait or preemption. 0 or -KESRCH; killing the idle task is -KEPERM. */
+/* Asks task id to end: it is woken if sleeping, and from then on its waits and sleeps
+ * return -KEINTR and task_should_stop() is true; the task ends through its own code, at a
+ * safe point (never in the middle of a critical section). A task that never waits must poll
+ * task_should_stop(). Killing the calling task ends it at once. 0 or -KESRCH; killing the
+ * idle task or the boot task is -KEPERM. */
 int task_kill(tid_t id);
+/* True once the calling task has been killed: it should clean up and return. */
+bool task_should_stop(void);
 /* Gives up the CPU to another runnable task of the same or higher priority. */
 void task_yield(void);
 /* The running task (never NULL after sched_init). */
@@ -122,9 +127,11 @@ void sched_irq_exit(void);
 /* Switches now if a wake-up made a more urgent task runnable and the caller may be
  * preempted (task context, interrupts on, no preempt_disable). Called after wake-ups. */
 void sched_preempt_check(void);
-/* Called by the #DF handler when the fault is a kernel stack overflow of the current task:
- * reports it by name and ends the task. Returns false when it is not a task-stack overflow. */
-bool sched_handle_stack_overflow(uint64_t fault_addr, uint64_t rsp);
+/* Called by the #DF handler: when the fault is a kernel stack overflow of the current task,
+ * reports it by name and, if the task was at a point where it could be preempted (rflags of
+ * the faulting context has IF, not in an interrupt handler), ends it with -KEFAULT. Returns
+ * false when it is not a task-stack overflow or it cannot be recovered (then: panic). */
+bool sched_handle_stack_overflow(uint64_t fault_addr, uint64_t rsp, uint64_t rflags);
 /* The #NM handler's half of lazy FPU switching; true when the trap was handled. */
 bool sched_fpu_trap(void);
 /* Statistics for the shell and benchmarks. */

@@ -24,7 +24,7 @@ struct timer_base {
     struct ktimer *head;
 };
 
-static struct timer_base base = {SPINLOCK_INIT("ktimer"), NULL}; /* per CPU with SMP */
+static struct timer_base base = {SPINLOCK_INIT("ktimer"), NULL}; /* one list; one per CPU with SMP */
 static volatile uint64_t interrupts;
 static bool started;
 
@@ -41,17 +41,20 @@ static void remove_locked(struct ktimer *t) {
 
 void ktimer_reprogram(void) {
     if (!started) return;
+    /* Read the earliest deadline and program the hardware as one step under the lock: an
+     * interrupt in between could otherwise program an earlier deadline that this call would
+     * then overwrite with a stale later one. */
     uint64_t flags = spin_lock_irqsave(&base.lock);
     uint64_t next = base.head ? base.head->deadline_ns : UINT64_MAX;
-    spin_unlock_irqrestore(&base.lock, flags);
     uint64_t slice = sched_next_deadline();
     if (slice < next) next = slice;
     if (next == UINT64_MAX) {
         time_program_event(UINT64_MAX);
-        return;
+    } else {
+        uint64_t now = time_ns();
+        time_program_event(next > now ? next - now : 0);
     }
-    uint64_t now = time_ns();
-    time_program_event(next > now ? next - now : 0);
+    spin_unlock_irqrestore(&base.lock, flags);
 }
 
 void ktimer_start(struct ktimer *t, uint64_t deadline_ns, void (*fn)(struct ktimer *, void *), void *arg) {

@@ -66,7 +66,7 @@ void preempt_disable(void) {
 }
 
 void preempt_enable(void) {
-    __atomic_sub_fetch(&this_cpu()->preempt_count, 1, __ATOMIC_RELAXED);
+    if (__atomic_sub_fetch(&this_cpu()->preempt_count, 1, __ATOMIC_RELAXED) == 0) sched_preempt_check();
 }
 
 uint64_t sched_context_switches(void) { return this_cpu()->context_switches; }
@@ -224,12 +224,14 @@ void schedule(void) {
     uint64_t flags = irq_save();
     schedule_locked_switch(false);
     irq_restore(flags);
+    sched_preempt_check(); /* a wake-up made while interrupts were off */
 }
 
 void task_yield(void) {
     uint64_t flags = irq_save();
     schedule_locked_switch(true);
     irq_restore(flags);
+    sched_preempt_check();
 }
 
 /* Called at the end of every interrupt (idt.c), with interrupts off, on the interrupted
@@ -239,9 +241,6 @@ void sched_irq_exit(void) {
     struct cpu *c = this_cpu();
     c->irq_depth--;
     if (!c->need_resched || c->preempt_count > 0) return;
-    struct task *cur = c->current;
-    if (cur->killed && cur != c->idle && cur->state != TASK_ZOMBIE && !cur->static_task)
-        task_exit(-KEINTR); /* a killed task that was preempted ends here, on its own stack */
     schedule_locked_switch(true);
 }
 
@@ -266,7 +265,6 @@ void sched_timer_tick(uint64_t now_ns) {
         if (c->rq_len) c->need_resched = true;
         return;
     }
-    if (cur->killed) c->need_resched = true;
     if (now_ns >= cur->slice_end_ns) {
         spin_lock(&c->rq_lock);
         if (rq_has(c, cur->prio))

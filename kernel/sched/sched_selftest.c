@@ -12,6 +12,7 @@
 #include "wait.h"
 #include "ktimer.h"
 #include "workqueue.h"
+#include "sync.h"
 #include "kerrno.h"
 #include "mm.h"
 #include "time.h"
@@ -98,19 +99,28 @@ SELFTEST(sched, preempt_two_busy_tasks_progress) {
 }
 
 /* ---- sleep precision ---- */
+/* 20 sleeps of 50 ms each wake after >= 50 ms and < 60 ms of TSC time. Waking early fails at
+ * once; a late block of 20 is repeated once (both logged), because a host that deschedules
+ * QEMU's vCPU for 10 ms delays a correct wake-up too: a real precision bug is late both times. */
 SELFTEST(sched, sleep_50ms_precision) {
     uint64_t min = UINT64_MAX, max = 0;
-    for (int i = 0; i < 20; i++) {
-        uint64_t t0 = rdtsc();
-        int r = task_sleep_ns(50 * MS);
-        uint64_t dt = ns_since(t0);
-        ST_ASSERT(t, r == 0, "task_sleep_ns returned %d on try %d", r, i);
-        if (dt < min) min = dt;
-        if (dt > max) max = dt;
+    for (int block = 0; block < 2; block++) {
+        min = UINT64_MAX;
+        max = 0;
+        for (int i = 0; i < 20; i++) {
+            uint64_t t0 = rdtsc();
+            int r = task_sleep_ns(50 * MS);
+            uint64_t dt = ns_since(t0);
+            ST_ASSERT(t, r == 0, "task_sleep_ns returned %d on try %d", r, i);
+            if (dt < min) min = dt;
+            if (dt > max) max = dt;
+        }
+        pr_info("sched: task_sleep_ns(50 ms) x20 (block %d): min %lu us, max %lu us\n", block + 1, min / US,
+                max / US);
+        ST_ASSERT(t, min >= 50 * MS, "woke early: shortest sleep %lu us (max %lu us)", min / US, max / US);
+        if (max < 60 * MS) break;
     }
-    pr_info("sched: task_sleep_ns(50 ms) x20: min %lu us, max %lu us\n", min / US, max / US);
-    ST_ASSERT(t, min >= 50 * MS, "woke early: shortest sleep %lu us (max %lu us)", min / US, max / US);
-    ST_ASSERT(t, max < 60 * MS, "woke late: longest sleep %lu us (min %lu us)", max / US, min / US);
+    ST_ASSERT(t, max < 60 * MS, "woke late in two blocks: longest sleep %lu us (min %lu us)", max / US, min / US);
 }
 
 /* ---- 200 task lifetimes leave no trace ---- */
@@ -578,4 +588,82 @@ SELFTEST(sched, cpu_time_accounted) {
     ST_ASSERT(t, p.found && p.state == TASK_ZOMBIE, "the task did not end within 1 s");
     ST_ASSERT(t, p.cpu_time_ns >= 40 * MS && p.cpu_time_ns <= 80 * MS,
               "a 50 ms spin shows %lu us of CPU time (want 40-80 ms)", p.cpu_time_ns / US);
+}
+
+/* ---- task_kill ends tasks only at safe points ---- */
+
+static int64_t long_sleeper_task(void *arg) {
+    (void)arg;
+    return task_sleep_ns(10000 * MS);
+}
+
+/* A task killed in task_sleep_ns returns -KEINTR at once and leaves no timer behind. */
+SELFTEST(sched, kill_sleeping_task_no_timer_left) {
+    int timers0 = ktimer_pending_count();
+    tid_t id = task_create("st-kill-sleep", long_sleeper_task, NULL, PRIO_NORMAL);
+    ST_ASSERT(t, id >= 0, "task_create = %d", id);
+    task_sleep_ns(10 * MS);
+    uint64_t t0 = rdtsc();
+    int k = task_kill(id);
+    int64_t v = 0;
+    int j = task_join(id, &v);
+    uint64_t took = ns_since(t0);
+    ST_ASSERT(t, k == 0 && j == 0, "kill %d, join %d", k, j);
+    ST_ASSERT(t, v == -KEINTR, "the sleep returned %ld, expected -KEINTR", v);
+    ST_ASSERT(t, took < 100 * MS, "the killed sleeper took %lu ms to end", took / MS);
+    ST_ASSERT(t, ktimer_pending_count() == timers0, "%d timers pending, %d before", ktimer_pending_count(), timers0);
+}
+
+static struct mutex kill_mutex = MUTEX_INIT("st-kill-mutex");
+static int64_t mutex_waiter_task(void *arg) {
+    (void)arg;
+    int r = mutex_lock(&kill_mutex);
+    if (r == 0) mutex_unlock(&kill_mutex);
+    return r;
+}
+
+/* A task killed while it waits in mutex_lock gets -KEINTR, leaves the mutex's queue, and the
+ * mutex still works for everyone else. */
+SELFTEST(sched, kill_mutex_waiter) {
+    ST_ASSERT(t, mutex_lock(&kill_mutex) == 0, "could not take the test mutex");
+    tid_t id = task_create("st-kill-mwait", mutex_waiter_task, NULL, PRIO_NORMAL);
+    if (id < 0) mutex_unlock(&kill_mutex);
+    ST_ASSERT(t, id >= 0, "task_create = %d", id);
+    bool queued = POLL_UNTIL(wait_queue_length(&kill_mutex.waiters) == 1, 200);
+    int k = task_kill(id);
+    int64_t v = 0;
+    int j = task_join(id, &v);
+    int left = wait_queue_length(&kill_mutex.waiters);
+    mutex_unlock(&kill_mutex);
+    bool again = mutex_trylock(&kill_mutex);
+    if (again) mutex_unlock(&kill_mutex);
+    ST_ASSERT(t, queued, "the waiter never queued on the mutex");
+    ST_ASSERT(t, k == 0 && j == 0, "kill %d, join %d", k, j);
+    ST_ASSERT(t, v == -KEINTR, "mutex_lock returned %ld, expected -KEINTR", v);
+    ST_ASSERT(t, left == 0, "%d entries left on the mutex queue", left);
+    ST_ASSERT(t, again, "the mutex could not be taken after the kill");
+}
+
+static volatile uint64_t stop_spins;
+static int64_t polite_busy_task(void *arg) {
+    (void)arg;
+    while (!task_should_stop()) stop_spins++;
+    return 7;
+}
+
+/* A busy task that polls task_should_stop ends soon after task_kill, through its own return. */
+SELFTEST(sched, kill_busy_task_that_polls) {
+    stop_spins = 0;
+    tid_t id = task_create("st-kill-busy", polite_busy_task, NULL, PRIO_NORMAL);
+    ST_ASSERT(t, id >= 0, "task_create = %d", id);
+    task_sleep_ns(20 * MS);
+    uint64_t t0 = rdtsc();
+    int k = task_kill(id);
+    int64_t v = 0;
+    int j = task_join(id, &v);
+    uint64_t took = ns_since(t0);
+    ST_ASSERT(t, k == 0 && j == 0, "kill %d, join %d", k, j);
+    ST_ASSERT(t, stop_spins > 0, "the busy task never ran");
+    ST_ASSERT(t, v == 7, "exit value %ld: the task did not end through its own return", v);
+    ST_ASSERT(t, took < 100 * MS, "the killed busy task took %lu ms to end", took / MS);
 }

@@ -39,6 +39,7 @@ task_entry_trampoline:
     movq %rax, %rdi
     call sched_finish_switch    /* releases the run-queue lock */
     sti                         /* a new task starts with interrupts on */
+    call sched_preempt_check    /* a wake-up made while its switch was going on */
     movq %r12, %rdi
     call task_run_body          /* never returns */
     ud2

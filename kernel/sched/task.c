@@ -213,10 +213,12 @@ int task_kill(tid_t id) {
     if (!t) err = -KESRCH;
     else if (t == this_cpu()->idle || t->static_task) err = -KEPERM;
     else if (t->state != TASK_ZOMBIE) t->killed = true;
+    /* Woken under tasks_lock, so the task cannot be joined and freed in between (lock order:
+     * tasks_lock, then rq_lock). A sleeping task wakes and its wait returns -KEINTR. */
+    if (!err && t != task_current()) sched_wake(t);
     spin_unlock_irqrestore(&tasks_lock, flags);
     if (err) return err;
     if (t == task_current()) task_exit(-KEINTR);
-    sched_wake(t); /* a sleeping task wakes and sees it was killed */
     return 0;
 }
 
@@ -226,6 +228,8 @@ static void wake_timer_fn(struct ktimer *tm, void *arg) {
     (void)tm;
     sched_wake(arg);
 }
+
+bool task_should_stop(void) { return task_current()->killed; }
 
 int task_sleep_until(uint64_t deadline_ns) {
     struct task *self = task_current();
@@ -289,7 +293,7 @@ const char *task_state_name(int state) {
 
 /* ---- stack overflow ---- */
 
-bool sched_handle_stack_overflow(uint64_t fault_addr, uint64_t rsp) {
+bool sched_handle_stack_overflow(uint64_t fault_addr, uint64_t rsp, uint64_t rflags) {
     struct task *t = task_current();
     if (!t) return false;
     bool in_guard = (fault_addr >= t->guard_base && fault_addr < t->stack_base) ||
@@ -299,6 +303,14 @@ bool sched_handle_stack_overflow(uint64_t fault_addr, uint64_t rsp) {
            t->name, t->id, (unsigned long long)fault_addr, (unsigned long long)t->stack_base,
            (unsigned long long)(t->stack_base + KSTACK_SIZE));
     if (t->static_task || t == this_cpu()->idle) return false; /* cannot end these: panic */
+    /* Ending the task is only safe where it could have been preempted: interrupts on (so no
+     * spinlock held), not inside an interrupt handler, preemption allowed. Otherwise a lock,
+     * an unfinished interrupt or the scheduler itself would be left broken: panic instead. */
+    struct cpu *c = this_cpu();
+    if (!(rflags & (1u << 9)) || c->irq_depth > 0 || c->preempt_count > 0) {
+        printk(LOG_ERR, "the overflow happened with interrupts off or inside an interrupt handler: cannot recover\n");
+        return false;
+    }
     task_exit(-KEFAULT);
 }
 

@@ -74,7 +74,7 @@ void exception_handler(struct irq_frame *f) {
     /* #NM: first FPU/SSE use by a task that does not own the registers (lazy switching). */
     if (f->vector == 7 && sched_fpu_trap()) return;
     /* #DF from running off a task's kernel stack into its guard page: that task ends. */
-    if (f->vector == 8 && (f->cs & 3) == 0) sched_handle_stack_overflow(cr2, f->rsp);
+    if (f->vector == 8 && (f->cs & 3) == 0) sched_handle_stack_overflow(cr2, f->rsp, f->rflags);
     if (catch_rec && (f->cs & 3) == 0 && catchable(f->vector)) {
         struct fault_record *rec = catch_rec;
         catch_rec = NULL;
