@@ -8,7 +8,7 @@ KLD        := ld.lld
 HOSTCC     := gcc
 KERNEL_ELF := $(BUILD)/kernel.elf
 LOADER_EFI := $(BUILD)/BOOTX64.EFI
-ESP_IMG    := $(BUILD)/esp.img
+DISK0_IMG  := $(BUILD)/disk0.img
 
 KCFLAGS := --target=x86_64-unknown-elf -std=gnu17 -ffreestanding -fno-stack-protector \
 	-fno-pic -fno-pie -mno-red-zone -mcmodel=kernel -mno-mmx -mno-sse -mno-sse2 -mno-avx \
@@ -23,16 +23,17 @@ KOBJS   := $(patsubst %.c,$(BUILD)/%.o,$(KSRCS_C)) $(patsubst %.S,$(BUILD)/%.o,$
 
 FONT_PSF := /usr/share/consolefonts/Lat15-VGA16.psf.gz
 
-.PHONY: all deps kernel loader esp run test test-host test-kernel test-boot bench clean
+.PHONY: all deps kernel loader esp images run test test-host test-kernel test-boot bench clean
 
-all: deps esp
+all: deps images
 
 deps:
 	@bash scripts/deps.sh
 
 kernel: $(KERNEL_ELF)
 loader: $(LOADER_EFI)
-esp: $(ESP_IMG)
+images: $(DISK0_IMG)
+esp: images
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -72,26 +73,32 @@ $(LOADER_EFI): $(BUILD)/boot/loader.so
 		-j .rela -j .rel.* -j .rela.* -j .reloc --target efi-app-x86_64 \
 		--subsystem=10 $< $@
 
-$(ESP_IMG): $(LOADER_EFI) $(KERNEL_ELF) scripts/mkesp.sh
-	bash scripts/mkesp.sh $@ $(LOADER_EFI) $(KERNEL_ELF)
+# ---- disk images (scripts/mkdisks.sh; blktool writes their checksummed test regions) ----
+$(BUILD)/blktool: tests/tools/blktool.c kernel/include/blk_pattern.h
+	@mkdir -p $(BUILD)
+	$(HOSTCC) -std=gnu17 -O2 -Wall -Wextra -Werror -Ikernel/include $< -o $@
+
+$(DISK0_IMG): $(LOADER_EFI) $(KERNEL_ELF) scripts/mkdisks.sh $(BUILD)/blktool
+	@echo "  DISKS   $(BUILD)/{disk0,ahci,nvme,part-mbr,part-gpt}.img"
+	@bash scripts/mkdisks.sh $(BUILD) $(LOADER_EFI) $(KERNEL_ELF)
 
 # ---- the two commands ----
 # Extra launcher options: make run RUN_ARGS="--smp 4 --mem 2G"
 RUN_ARGS ?=
-run: deps esp
+run: deps images
 	bash scripts/qemu.sh --forward $(RUN_ARGS)
 
-test: deps esp
+test: deps images
 	bash scripts/test.sh
 
 test-host: deps
 	bash scripts/test.sh host
-test-kernel: deps esp
+test-kernel: deps images
 	bash scripts/test.sh kernel
-test-boot: deps esp
+test-boot: deps images
 	bash scripts/test.sh boot
 
-bench: deps esp
+bench: deps images
 	bash scripts/bench.sh
 
 clean:

@@ -1,7 +1,8 @@
 /* loader.c: the SABOS UEFI loader (UEFI Specification 2.10: §7 boot services, §12.9 GOP,
  * §13 file protocols, §4.6 configuration table; ELF-64 Object File Format 1.5 for the kernel).
  *
- * Steps: read \sabos\cmdline.txt and \sabos\kernel.elf from the ESP it was loaded from; load
+ * Steps: take the kernel command line from QEMU's fw_cfg file "opt/sabos/cmdline" (or, on other
+ * firmware, \sabos\cmdline.txt) and read \sabos\kernel.elf from the ESP it was loaded from; load
  * the kernel's PT_LOAD segments into one contiguous block of pages; choose a GOP mode; find the
  * RSDP (ACPI 2.0 GUID first, then 1.0); build page tables (identity map for the switch, the
  * direct map of physical memory at KERNEL_DIRECT_MAP, the kernel image at its link address);
@@ -92,6 +93,45 @@ static void *zalloc_pages(UINTN pages, EFI_MEMORY_TYPE type, const char *what) {
     UINT8 *p = (UINT8 *)(UINTN)pa;
     for (UINTN i = 0; i < pages * 4096; i++) p[i] = 0;
     return p;
+}
+
+/* ---- QEMU fw_cfg (docs/specs/fw_cfg.rst in QEMU: selector port 0x510, data port 0x511,
+ * signature "QEMU" at key 0, the file directory at key 0x19 with big-endian fields). The
+ * launcher passes the kernel command line as the fw_cfg file "opt/sabos/cmdline", so the
+ * disk images never need to be modified per boot. */
+static void fwcfg_select(UINT16 key) { __asm__ volatile("outw %0, %1" ::"a"(key), "Nd"((UINT16)0x510)); }
+static void fwcfg_read(void *buf, UINTN len) {
+    UINT8 *p = buf;
+    for (UINTN i = 0; i < len; i++) p[i] = io_in8(0x511);
+}
+static UINT32 be32(const UINT8 *p) { return ((UINT32)p[0] << 24) | ((UINT32)p[1] << 16) | ((UINT32)p[2] << 8) | p[3]; }
+
+/* Copies the fw_cfg file `name` (at most max-1 bytes, NUL-terminated); false if absent. */
+static BOOLEAN fwcfg_file(const char *name, char *out, UINTN max) {
+    UINT8 sig[4];
+    fwcfg_select(0x0000);
+    fwcfg_read(sig, 4);
+    if (sig[0] != 'Q' || sig[1] != 'E' || sig[2] != 'M' || sig[3] != 'U') return FALSE;
+    UINT8 cnt[4];
+    fwcfg_select(0x0019);
+    fwcfg_read(cnt, 4);
+    UINT32 count = be32(cnt);
+    for (UINT32 i = 0; i < count && i < 4096; i++) {
+        UINT8 e[64];
+        fwcfg_read(e, 64); /* size(4) select(2) reserved(2) name(56) */
+        UINTN k = 0;
+        while (k < 56 && name[k] && e[8 + k] == (UINT8)name[k]) k++;
+        if (k < 56 && name[k] == 0 && e[8 + k] == 0) {
+            UINT32 size = be32(e);
+            UINT16 key = (UINT16)((e[4] << 8) | e[5]);
+            UINTN n = size < max - 1 ? size : max - 1;
+            fwcfg_select(key);
+            fwcfg_read(out, n);
+            out[n] = 0;
+            return TRUE;
+        }
+    }
+    return FALSE;
 }
 
 /* Reads a whole file from the boot volume into LoaderData pages. Returns NULL if absent. */
@@ -297,7 +337,14 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab) {
     if (!root) stop("cannot open the boot volume", EFI_SUCCESS);
 
     UINTN cmd_size = 0;
-    char *cmd = read_file(root, CMDLINE_PATH, &cmd_size, FALSE);
+    char fw_cmd[BOOTINFO_CMDLINE_MAX];
+    char *cmd = NULL;
+    if (fwcfg_file("opt/sabos/cmdline", fw_cmd, sizeof(fw_cmd))) {
+        cmd = fw_cmd;
+        cmd_size = strlena((CHAR8 *)fw_cmd);
+    } else {
+        cmd = read_file(root, CMDLINE_PATH, &cmd_size, FALSE);
+    }
     if (cmd) {
         UINTN n = 0;
         for (; n < cmd_size && n < BOOTINFO_CMDLINE_MAX - 1 && cmd[n] != '\n' && cmd[n] != '\r'; n++)

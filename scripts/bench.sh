@@ -79,3 +79,9 @@ printf '%-44s %21s\n' "task switch (ns)" "$switch_ns"
 printf '%-45s %21s\n' "wake-up latency avg / max (µs)" "$wake_avg_us / $wake_max_us" # µs is 2 bytes, 1 column
 printf '%-44s %21s\n' "idle timer interrupts per second" "$idle_irqs"
 printf '%-44s %21s\n' "idle task share of that second (%)" "$idle_pct"
+
+printf '\n%-44s %10s %10s %10s\n' "storage (same boot; 1 MiB requests)" "read MB/s" "write MB/s" "4K rd IOPS"
+for dev in vda sda nvme0n1; do
+    printf '%-44s %10s %10s %10s\n' "$dev" "$(bench_value "blk_${dev}_seq_read_mbps")" \
+        "$(bench_value "blk_${dev}_seq_write_mbps")" "$(bench_value "blk_${dev}_rand_read_iops")"
+done

@@ -2,18 +2,29 @@
 # qemu.sh: the one QEMU launcher used by `make run`, `make test` and `make bench`.
 #
 #   scripts/qemu.sh [--cmdline STR] [--smp N] [--mem SIZE] [--forward] [--timeout SEC]
-#                   [--no-reboot] [--display] [--esp IMAGE] [-- EXTRA QEMU ARGS...]
+#                   [--no-reboot] [--display] [--boot-disk IMAGE] [--disk-dir DIR]
+#                   [--cdrom IMAGE] [--no-nvme] [--no-ahci] [-- EXTRA QEMU ARGS...]
 #
-# Boots build/esp.img on q35 + OVMF (read-only firmware code, a private writable copy of the
-# variables) with the serial console on stdio and the isa-debug-exit device (the guest's
-# selftest verdict becomes QEMU's exit status: 33 = pass, 35 = fail). --forward forwards
-# 127.0.0.1:2323 -> guest 23 (telnet) and 127.0.0.1:8080 -> guest 80 (HTTP). --esp boots
-# another EFI system partition image. Everything after `--` goes to QEMU unchanged, so any
-# configuration can be booted by hand, for example
+# Boots q35 + OVMF (read-only firmware code, a private writable copy of the variables) with
+# the serial console on stdio and the isa-debug-exit device (the guest's selftest verdict
+# becomes QEMU's exit status: 33 = pass, 35 = fail). The kernel command line travels as the
+# fw_cfg file opt/sabos/cmdline. The disks, in every mode (docs/storage.md):
+#   virtio-blk  vda = build/disk0.img (boot disk and future root), vdb = build/part-mbr.img,
+#               vdc = build/part-gpt.img
+#   AHCI        port 1 = build/ahci.img (sda), port 2 = the CD-ROM drive (empty, or --cdrom)
+#   NVMe        namespace 1 = build/nvme.img (nvme0n1)
+# Each run writes to copy-on-write overlays, so the images in build/ never change; with
+# --disk-dir DIR the disks are raw copies kept in DIR (made on first use), so a test can read
+# what the guest wrote. --no-ahci leaves every AHCI port empty (the CD-ROM drive too),
+# --no-nvme attaches no NVMe controller. --boot-disk boots another image as vda.
+# --forward forwards 127.0.0.1:2323 -> guest 23 (telnet) and 127.0.0.1:8080 -> guest 80
+# (HTTP). Everything after `--` goes to QEMU unchanged, so any configuration can be booted by
+# hand, for example
 #   scripts/qemu.sh --smp 4 --mem 2G -- -machine q35,i8042=off
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-cmdline="" smp=2 mem=512M forward=0 timeout_s=0 noreboot=0 display=0 esp="$root/build/esp.img"
+cmdline="" smp=2 mem=512M forward=0 timeout_s=0 noreboot=0 display=0
+boot_disk="$root/build/disk0.img" disk_dir="" cdrom="" nvme=1 ahci=1
 extra=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -24,24 +35,42 @@ while [ $# -gt 0 ]; do
     --timeout) timeout_s=$2; shift 2 ;;
     --no-reboot) noreboot=1; shift ;;
     --display) display=1; shift ;;
-    --esp) esp=$2; shift 2 ;;
+    --boot-disk|--esp) boot_disk=$2; shift 2 ;;
+    --disk-dir) disk_dir=$2; shift 2 ;;
+    --cdrom) cdrom=$2; shift 2 ;;
+    --no-nvme) nvme=0; shift ;;
+    --no-ahci) ahci=0; shift ;;
     --) shift; extra=("$@"); break ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print } /^set /{ exit }' "$0"; exit 0 ;;
     *) echo "qemu.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
     esac
 done
 
-[ -f "$esp" ] || { echo "qemu.sh: $esp is missing; run make esp first" >&2; exit 2; }
+for img in "$boot_disk" "$root/build/part-mbr.img" "$root/build/part-gpt.img" "$root/build/ahci.img" "$root/build/nvme.img"; do
+    [ -f "$img" ] || { echo "qemu.sh: $img is missing; run make images first" >&2; exit 2; }
+done
 code=/usr/share/OVMF/OVMF_CODE_4M.fd
 vars=/usr/share/OVMF/OVMF_VARS_4M.fd
 [ -f "$code" ] || { echo "qemu.sh: OVMF not found at $code (apt-get install ovmf)" >&2; exit 2; }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/sabos-qemu.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-cp "$esp" "$work/esp.img"
 cp "$vars" "$work/vars.fd"
-printf '%s\n' "$cmdline" > "$work/cmdline.txt"
-MTOOLS_SKIP_CHECK=1 mcopy -o -i "$work/esp.img" "$work/cmdline.txt" ::/sabos/cmdline.txt
+printf '%s' "$cmdline" > "$work/cmdline.txt"
+
+# disk_arg NAME IMAGE: the -drive value for a disk: an overlay in $work, or a raw copy kept in
+# --disk-dir.
+disk_arg() {
+    local name=$1 img=$2
+    if [ -n "$disk_dir" ]; then
+        mkdir -p "$disk_dir"
+        [ -f "$disk_dir/$name.img" ] || cp --sparse=always "$img" "$disk_dir/$name.img"
+        echo "if=none,id=$name,format=raw,file=$disk_dir/$name.img"
+    else
+        qemu-img create -q -f qcow2 -F raw -b "$(readlink -f "$img")" "$work/$name.qcow2"
+        echo "if=none,id=$name,format=qcow2,file=$work/$name.qcow2"
+    fi
+}
 
 netdev="user,id=net0"
 if [ "$forward" = 1 ]; then
@@ -62,14 +91,31 @@ args=(
     -machine q35 -cpu max -smp "$smp" -m "$mem"
     -drive "if=pflash,format=raw,unit=0,readonly=on,file=$code"
     -drive "if=pflash,format=raw,unit=1,file=$work/vars.fd"
-    -drive "if=none,id=esp,format=raw,file=$work/esp.img"
-    -device ide-hd,drive=esp,bus=ide.0,bootindex=0
+    -fw_cfg "name=opt/sabos/cmdline,file=$work/cmdline.txt"
+    -drive "$(disk_arg disk0 "$boot_disk")"
+    -device virtio-blk-pci,drive=disk0,disable-legacy=on,ioeventfd=off,bootindex=0
+    -drive "$(disk_arg partmbr "$root/build/part-mbr.img")"
+    -device virtio-blk-pci,drive=partmbr,disable-legacy=on,ioeventfd=off
+    -drive "$(disk_arg partgpt "$root/build/part-gpt.img")"
+    -device virtio-blk-pci,drive=partgpt,disable-legacy=on,ioeventfd=off
     -device isa-debug-exit,iobase=0xf4,iosize=0x04
     -netdev "$netdev" -device virtio-net-pci,netdev=net0,disable-legacy=on
     -device pci-bridge,id=bridge1,chassis_nr=1
     -device virtio-rng-pci,bus=bridge1,addr=0x3,disable-legacy=on
     -serial mon:stdio -no-user-config -nodefaults -vga std
 )
+if [ "$ahci" = 1 ]; then
+    args+=(-drive "$(disk_arg ahci "$root/build/ahci.img")" -device ide-hd,drive=ahci,bus=ide.1)
+    if [ -n "$cdrom" ]; then
+        args+=(-drive "if=none,id=cd,media=cdrom,readonly=on,format=raw,file=$cdrom")
+    else
+        args+=(-drive "if=none,id=cd,media=cdrom")
+    fi
+    args+=(-device ide-cd,drive=cd,bus=ide.2)
+fi
+if [ "$nvme" = 1 ]; then
+    args+=(-drive "$(disk_arg nvme "$root/build/nvme.img")" -device nvme,serial=SABOSNVME,drive=nvme)
+fi
 [ "$display" = 1 ] || args+=(-display none)
 [ "$noreboot" = 1 ] && args+=(-no-reboot)
 

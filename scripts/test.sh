@@ -114,6 +114,7 @@ run_boot() {
     boot_config no_acpi 1 512 ps2 PIC 1 -- -- -machine q35,acpi=off
     wait
     run_loader_and_firmware
+    run_storage
     run_shell
 }
 
@@ -126,17 +127,25 @@ boot_expect() {
     local log="$out/boot-$name.log"
     : > "$log"
     bash scripts/qemu.sh --no-reboot --timeout "$limit" "$@" > "$log" 2>&1 &
-    local pid=$! missing="" waited=0
-    while :; do
-        missing=""
+    local pid=$! missing=""
+    # (grep reads a variable, not a pipe: under pipefail, grep -q leaving early would make the
+    # writer die of SIGPIPE and a found line look missing)
+    first_missing() {
+        local text
+        text=$(clean_log "$log")
         while IFS= read -r p; do
             [ -z "$p" ] && continue
-            clean_log "$log" | grep -qF -- "$p" || { missing=$p; break; }
+            grep -qF -- "$p" <<<"$text" || { echo "$p"; return; }
         done <<<"$patterns"
+    }
+    while :; do
+        missing=$(first_missing)
         [ -z "$missing" ] && break
-        kill -0 "$pid" 2>/dev/null || break
+        if ! kill -0 "$pid" 2>/dev/null; then
+            missing=$(first_missing) # QEMU ended: the log is complete, look once more
+            break
+        fi
         sleep 1
-        waited=$((waited + 1))
     done
     pkill -P "$pid" 2>/dev/null; kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
     if [ -z "$missing" ]; then
@@ -147,12 +156,12 @@ boot_expect() {
     fi
 }
 
-# ESP images with a broken kernel: missing, and not an ELF file.
+# Boot disks with a broken kernel: missing, and not an ELF file.
 make_bad_esps() {
     export MTOOLS_SKIP_CHECK=1
-    cp build/esp.img "$out/esp-nokernel.img"
+    cp --sparse=always build/disk0.img "$out/esp-nokernel.img"
     mdel -i "$out/esp-nokernel.img" ::/sabos/kernel.elf
-    cp build/esp.img "$out/esp-badkernel.img"
+    cp --sparse=always build/disk0.img "$out/esp-badkernel.img"
     printf 'this is not an ELF file\n' > "$out/badkernel.elf"
     mcopy -o -i "$out/esp-badkernel.img" "$out/badkernel.elf" ::/sabos/kernel.elf
 }
@@ -160,13 +169,27 @@ make_bad_esps() {
 run_loader_and_firmware() {
     make_bad_esps
     boot_expect loader_missing_kernel 120 "loader: error: cannot open \\sabos\\kernel.elf on the boot volume
-loader: stopped." -- --esp "$out/esp-nokernel.img" &
+loader: stopped." -- --boot-disk "$out/esp-nokernel.img" &
     boot_expect loader_corrupt_kernel 120 "loader: error: kernel.elf is not an ELF file
-loader: stopped." -- --esp "$out/esp-badkernel.img"
+loader: stopped." -- --boot-disk "$out/esp-badkernel.img"
     wait
     boot_expect no_gop 120 "loader: warning: no graphics output protocol
 fbcon: no framebuffer, serial console only
-kernel ready in" -- --cmdline poweroff -- -vga none
+kernel ready in" -- --cmdline poweroff -- -vga none &
+    # q35's CD-ROM drive, empty and with a CD inserted: the AHCI probe finds the ATAPI device
+    # on port 2 either way, without hanging, and still registers the SATA disk.
+    boot_expect cdrom_empty 120 "port 2: ATAPI device
+1 SATA disk registered
+kernel ready in" -- --cmdline poweroff
+    wait
+    boot_expect cdrom_inserted 120 "port 2: ATAPI device
+1 SATA disk registered
+kernel ready in" -- --cmdline poweroff --cdrom build/cd.iso &
+    # No AHCI device (not even the CD-ROM drive) and no NVMe controller: said, and boot goes on.
+    boot_expect no_ahci_no_nvme 120 "0 of 6 ports with a device
+nvme: no NVMe controller
+kernel ready in" -- --cmdline poweroff --no-ahci --no-nvme
+    wait
 }
 
 # crash_check GROUP WANT_STATUS "PATTERN..." : boots selftest=GROUP (a crash_* group that ends
@@ -178,9 +201,11 @@ crash_check() {
     bash scripts/qemu.sh --cmdline "selftest=$group" --no-reboot --timeout 120 > "$log" 2>&1
     local rc=$? why=""
     [ "$rc" != "$want" ] && why="QEMU exit status $rc, expected $want"
+    local text
+    text=$(clean_log "$log")
     while IFS= read -r p; do
         [ -z "$p" ] || [ -n "$why" ] && continue
-        clean_log "$log" | grep -qF -- "$p" || why="missing '$p'"
+        grep -qF -- "$p" <<<"$text" || why="missing '$p'"
     done <<<"$patterns"
     if [ -z "$why" ]; then
         report "[PASS] harness.$group"
@@ -212,6 +237,39 @@ selftest_run+
     fi
 }
 
+# Storage seen from the host: the guest writes a known pattern into the scratch region (the
+# last 4 MiB) of vda, sda and nvme0n1 (self-test group blk_persist) on raw disk copies; the
+# host then finds exactly those bytes in the image files, and the FAT volumes in front of the
+# scratch regions still check clean.
+run_storage() {
+    local dir="$out/disks" log="$out/storage-persist.log"
+    rm -rf "$dir"
+    bash scripts/qemu.sh --cmdline "selftest=blk_persist" --no-reboot --timeout 180 --disk-dir "$dir" > "$log" 2>&1
+    local rc=$?
+    if [ "$rc" != 33 ]; then
+        report "[FAIL] storage.guest_wrote_scratch: QEMU exit status $rc (33 = the guest's writes succeeded)"
+        clean_log "$log" | tail -20 | sed 's/^/    /'
+        return
+    fi
+    report "[PASS] storage.guest_wrote_scratch"
+    local i=0
+    for img in disk0 ahci nvme; do
+        local seed=$((0x5eed0000 + i)) msg
+        if msg=$(build/blktool check "$dir/$img.img" "$seed" 2>&1); then
+            report "[PASS] storage.host_sees_guest_bytes_$img"
+        else
+            report "[FAIL] storage.host_sees_guest_bytes_$img: $msg"
+        fi
+        if msg=$(fsck.fat -n "$dir/$img.img" 2>&1); then
+            report "[PASS] storage.fat_clean_after_guest_writes_$img"
+        else
+            report "[FAIL] storage.fat_clean_after_guest_writes_$img: $(tail -2 <<<"$msg" | tr '\n' ' ')"
+        fi
+        i=$((i + 1))
+    done
+    rm -rf "$dir"
+}
+
 # The shell over the serial console, driven by expect: prompt, help, lspci, an unknown
 # command, then shutdown through ACPI S5.
 run_shell() {
@@ -233,6 +291,8 @@ for layer in "${layers[@]}"; do
     boot) run_boot ;;
     shell) run_shell ;;
     harness) run_harness ;;
+    storage) run_storage ;;
+    firmware) run_loader_and_firmware ;;
     *) echo "test.sh: unknown layer $layer" >&2; exit 2 ;;
     esac
 done

@@ -24,6 +24,7 @@
 #include "sched.h"
 #include "ktimer.h"
 #include "workqueue.h"
+#include "block.h"
 
 const struct boot_info *boot_info;
 struct kernel_options kopts;
@@ -106,6 +107,7 @@ NORETURN void kmain(const struct boot_info *bi) {
     workqueue_init();
     pci_init();
     ps2_init();
+    storage_init();
     pmm_reclaim_boot_services(bi);
     print_banner();
     if (kopts.selftest) selftest_boot_mode(kopts.selftest_group);

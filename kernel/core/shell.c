@@ -2,8 +2,8 @@
  * PS/2 keyboard console. Input comes from the interrupt-driven console input queue
  * (console_input.h); lines are edited with lineedit.c (cursor keys, history); output goes
  * through kprintf to every console, without log timestamps.
- * Commands: help, mem, ps, lspci, lsirq, acpi, uptime, date, dmesg, selftest [group],
- * reboot, shutdown. */
+ * Commands: help, mem, ps, lspci, lsirq, acpi, lsblk, blkread DEV LBA [COUNT], blkbench DEV,
+ * uptime, date, dmesg, selftest [group], reboot, shutdown. */
 #include "types.h"
 #include "cpu.h"
 #include "printk.h"
@@ -22,6 +22,7 @@
 #include "lineedit.h"
 #include "console_input.h"
 #include "kernel.h"
+#include "block.h"
 
 #define PROMPT "sabos> "
 #define MAX_ARGS 8
@@ -144,6 +145,234 @@ static void cmd_lsirq(int argc, char **argv) {
 
 static void cmd_acpi(int argc, char **argv) { acpi_print(); }
 
+/* ---- block devices ---- */
+
+/* Parses a decimal or 0x-prefixed hexadecimal number; false on anything else or overflow. */
+static bool parse_u64(const char *s, uint64_t *out) {
+    uint64_t base = 10, v = 0;
+    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+        base = 16;
+        s += 2;
+    }
+    if (!*s) return false;
+    for (; *s; s++) {
+        char c = (char)(*s | 0x20);
+        uint64_t digit;
+        if (*s >= '0' && *s <= '9') digit = (uint64_t)(*s - '0');
+        else if (base == 16 && c >= 'a' && c <= 'f') digit = (uint64_t)(c - 'a' + 10);
+        else return false;
+        if (v > (UINT64_MAX - digit) / base) return false;
+        v = v * base + digit;
+    }
+    *out = v;
+    return true;
+}
+
+/* A short text for the errors the block layer returns. */
+static const char *blk_error_text(int err) {
+    switch (-err) {
+    case KEINVAL: return "invalid argument";
+    case KEIO: return "I/O error";
+    case KETIMEDOUT: return "the device did not answer";
+    case KENOMEM: return "out of memory";
+    case KEROFS: return "read-only device";
+    case KEINTR: return "interrupted";
+    default: return "error";
+    }
+}
+
+/* The device named by a command argument, or NULL after saying why. */
+static struct blk_device *find_blk_arg(const char *cmd, const char *name) {
+    struct blk_device *dev = blk_find(name);
+    if (!dev) kprintf("%s: no block device named '%s' (see lsblk)\n", cmd, name);
+    return dev;
+}
+
+struct blk_list {
+    struct blk_device **devs;
+    int cap, count, seen;
+};
+
+static void blk_collect(struct blk_device *dev, void *ctx) {
+    struct blk_list *l = ctx;
+    l->seen++;
+    if (l->count < l->cap) l->devs[l->count++] = dev;
+}
+
+static void lsblk_line(const struct blk_device *d) {
+    uint64_t tenths = d->sectors * d->sector_size * 10 >> 20; /* MiB, one decimal */
+    char name[BLK_NAME_MAX + 2], start[24];
+    ksnprintf(name, sizeof name, "%s%s", d->parent ? "  " : "", d->name);
+    if (d->parent) ksnprintf(start, sizeof start, "%lu", (unsigned long)d->start);
+    else memcpy(start, "-", 2);
+    kprintf("%-14s %-11s %8lu.%lu %6u %10s%s%s%s\n", name, d->driver ? d->driver : "?",
+            (unsigned long)(tenths / 10), (unsigned long)(tenths % 10), d->sector_size, start,
+            d->model[0] ? "  " : "", d->model, d->read_only ? "  (read-only)" : "");
+}
+
+static void cmd_lsblk(int argc, char **argv) {
+    struct blk_list all = {NULL, 0, 0, 0};
+    blk_for_each(blk_collect, &all); /* counts */
+    all.cap = all.seen + 8;          /* room for devices registered meanwhile */
+    all.seen = 0;
+    all.devs = kmalloc(sizeof(*all.devs) * (size_t)all.cap);
+    if (!all.devs) {
+        kprintf("lsblk: out of memory\n");
+        return;
+    }
+    blk_for_each(blk_collect, &all);
+    if (all.count == 0) {
+        kprintf("no block devices\n");
+        kfree(all.devs);
+        return;
+    }
+    kprintf("%-14s %-11s %10s %6s %10s  %s\n", "NAME", "DRIVER", "SIZE MiB", "SECTOR", "START", "MODEL / LABEL");
+    for (int i = 0; i < all.count; i++) {
+        if (all.devs[i]->parent) continue;
+        lsblk_line(all.devs[i]);
+        for (int j = 0; j < all.count; j++)
+            if (all.devs[j]->parent == all.devs[i]) lsblk_line(all.devs[j]);
+    }
+    if (all.seen > all.count) kprintf("(%d more devices not shown)\n", all.seen - all.count);
+    kfree(all.devs);
+}
+
+#define BLKREAD_MAX_SECTORS 16
+
+/* Prints len bytes as lines of 16: offset, hex bytes, ASCII; a run of lines equal to the
+ * one before is shown as one "*" (as hexdump -C does). */
+static void hex_dump(const uint8_t *p, size_t len) {
+    bool in_repeat = false;
+    for (size_t off = 0; off < len; off += 16) {
+        size_t n = MIN((size_t)16, len - off);
+        if (off >= 16 && n == 16 && off + 16 < len && memcmp(p + off, p + off - 16, 16) == 0) {
+            if (!in_repeat) kprintf("*\n");
+            in_repeat = true;
+            continue;
+        }
+        in_repeat = false;
+        char line[96];
+        size_t pos = (size_t)ksnprintf(line, sizeof line, "%08lx ", (unsigned long)off);
+        for (size_t i = 0; i < 16; i++) {
+            if (i == 8) line[pos++] = ' ';
+            if (i < n) pos += (size_t)ksnprintf(line + pos, sizeof line - pos, " %02x", p[off + i]);
+            else pos += (size_t)ksnprintf(line + pos, sizeof line - pos, "   ");
+        }
+        pos += (size_t)ksnprintf(line + pos, sizeof line - pos, "  |");
+        for (size_t i = 0; i < n; i++) line[pos++] = (p[off + i] >= 0x20 && p[off + i] < 0x7f) ? (char)p[off + i] : '.';
+        line[pos++] = '|';
+        line[pos] = 0;
+        kprintf("%s\n", line);
+    }
+}
+
+static void cmd_blkread(int argc, char **argv) {
+    if (argc < 3) {
+        kprintf("usage: blkread DEV LBA [COUNT]  (COUNT 1-%d sectors, default 1)\n", BLKREAD_MAX_SECTORS);
+        return;
+    }
+    struct blk_device *dev = find_blk_arg("blkread", argv[1]);
+    if (!dev) return;
+    uint64_t lba, count = 1;
+    if (!parse_u64(argv[2], &lba)) {
+        kprintf("blkread: bad LBA '%s' (a decimal or 0x-hex sector number)\n", argv[2]);
+        return;
+    }
+    if (argc > 3 && (!parse_u64(argv[3], &count) || count == 0 || count > BLKREAD_MAX_SECTORS)) {
+        kprintf("blkread: bad COUNT '%s' (1-%d sectors)\n", argv[3], BLKREAD_MAX_SECTORS);
+        return;
+    }
+    size_t len = (size_t)count * dev->sector_size;
+    uint8_t *buf = kmalloc(len);
+    if (!buf) {
+        kprintf("blkread: out of memory\n");
+        return;
+    }
+    int r = blk_read(dev, lba, (uint32_t)count, buf);
+    if (r < 0) {
+        kprintf("blkread: %s: reading %lu sector%s at LBA %lu failed: %s (%d)", dev->name, (unsigned long)count,
+                count == 1 ? "" : "s", (unsigned long)lba, blk_error_text(r), r);
+        if (r == -KEINVAL && (lba >= dev->sectors || count > dev->sectors - lba))
+            kprintf("; the device has %lu sectors", (unsigned long)dev->sectors);
+        kprintf("\n");
+    } else {
+        kprintf("%s: LBA %lu, %lu sector%s of %u bytes\n", dev->name, (unsigned long)lba, (unsigned long)count,
+                count == 1 ? "" : "s", dev->sector_size);
+        hex_dump(buf, len);
+    }
+    kfree(buf);
+}
+
+#define BENCH_SEQ_BYTES (8u << 20)
+#define BENCH_SEQ_REQUEST (1u << 20)
+#define BENCH_RANDOM_BYTES 4096u
+#define BENCH_RANDOM_NS 1000000000ull
+
+/* Read-only benchmark: sequential 1 MiB reads over the first 8 MiB, then 4 KiB reads at
+ * random 4 KiB-aligned places for one second. Never writes. */
+static void cmd_blkbench(int argc, char **argv) {
+    if (argc < 2) {
+        kprintf("usage: blkbench DEV  (reads only: 8 MiB sequentially, then 4 KiB at random for 1 s)\n");
+        return;
+    }
+    struct blk_device *dev = find_blk_arg("blkbench", argv[1]);
+    if (!dev) return;
+    uint32_t ss = dev->sector_size;
+    uint64_t dev_bytes = dev->sectors * ss;
+    uint32_t req_sectors = BENCH_SEQ_REQUEST / ss ? BENCH_SEQ_REQUEST / ss : 1;
+    uint32_t rnd_sectors = BENCH_RANDOM_BYTES / ss ? BENCH_RANDOM_BYTES / ss : 1;
+    if (dev->sectors < rnd_sectors) {
+        kprintf("blkbench: %s is too small (%lu sectors)\n", dev->name, (unsigned long)dev->sectors);
+        return;
+    }
+    uint8_t *buf = kmalloc((size_t)req_sectors * ss);
+    if (!buf) {
+        kprintf("blkbench: out of memory\n");
+        return;
+    }
+    /* Sequential: up to 8 MiB from sector 0, 1 MiB per request. */
+    uint64_t total = MIN((uint64_t)BENCH_SEQ_BYTES, dev_bytes) / ss;
+    uint64_t done = 0, t0 = time_ns();
+    int r = 0;
+    while (done < total && r == 0) {
+        uint32_t n = (uint32_t)MIN((uint64_t)req_sectors, total - done);
+        r = blk_read(dev, done, n, buf);
+        done += n;
+    }
+    uint64_t seq_ns = time_ns() - t0;
+    if (r < 0) {
+        kprintf("blkbench: %s: read failed: %s (%d)\n", dev->name, blk_error_text(r), r);
+        kfree(buf);
+        return;
+    }
+    uint64_t bytes = total * ss;
+    uint64_t mbps10 = seq_ns ? bytes * 10000ull / seq_ns : 0; /* MB/s (10^6 bytes), x10 */
+    kprintf("%s: sequential read %lu KiB in %lu KiB requests: %lu.%lu MB/s (%lu ms)\n", dev->name,
+            (unsigned long)(bytes >> 10), (unsigned long)((uint64_t)req_sectors * ss >> 10),
+            (unsigned long)(mbps10 / 10), (unsigned long)(mbps10 % 10), (unsigned long)(seq_ns / 1000000));
+    /* Random: 4 KiB at 4 KiB-aligned places anywhere on the device, for one second. */
+    uint64_t slots = dev->sectors / rnd_sectors, ops = 0, rng = time_ns() | 1;
+    t0 = time_ns();
+    uint64_t elapsed = 0;
+    while (elapsed < BENCH_RANDOM_NS) {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        r = blk_read(dev, (rng % slots) * rnd_sectors, rnd_sectors, buf);
+        if (r < 0) break;
+        ops++;
+        elapsed = time_ns() - t0;
+    }
+    kfree(buf);
+    if (r < 0) {
+        kprintf("blkbench: %s: random read failed: %s (%d)\n", dev->name, blk_error_text(r), r);
+        return;
+    }
+    kprintf("%s: random %u-byte reads for %lu ms: %lu IOPS (%lu us per read)\n", dev->name, rnd_sectors * ss,
+            (unsigned long)(elapsed / 1000000), (unsigned long)(ops * 1000000000ull / elapsed),
+            (unsigned long)(elapsed / 1000 / (ops ? ops : 1)));
+}
+
 /* ---- time and log ---- */
 
 static void cmd_uptime(int argc, char **argv) {
@@ -190,6 +419,9 @@ static const struct command commands[] = {
     {"lspci", "", "PCI devices", 0, cmd_lspci},
     {"lsirq", "", "interrupt counts per vector", 0, cmd_lsirq},
     {"acpi", "", "ACPI tables found", 0, cmd_acpi},
+    {"lsblk", "", "block devices and their partitions", 0, cmd_lsblk},
+    {"blkread", "DEV LBA [COUNT]", "hex dump of COUNT (1-16) sectors", 3, cmd_blkread},
+    {"blkbench", "DEV", "read-only speed test: MB/s and IOPS", 1, cmd_blkbench},
     {"uptime", "", "time since boot", 0, cmd_uptime},
     {"date", "", "wall-clock time from the RTC", 0, cmd_date},
     {"dmesg", "", "kernel log", 0, cmd_dmesg},
@@ -200,10 +432,10 @@ static const struct command commands[] = {
 
 static void cmd_help(int argc, char **argv) {
     for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
-        char usage[32];
+        char usage[40];
         ksnprintf(usage, sizeof usage, "%s%s%s", commands[i].name, commands[i].args[0] ? " " : "",
                   commands[i].args);
-        kprintf("  %-18s %s\n", usage, commands[i].help);
+        kprintf("  %-24s %s\n", usage, commands[i].help);
     }
     kprintf("Keys: Left/Right, Home/End, Backspace/Delete, Up/Down history, ^U clear, ^C cancel\n");
 }

@@ -88,3 +88,7 @@ void vmm_prepare_kernel_range(uint64_t va, uint64_t len);
 
 /* True when [pa, pa+len) lies in memory the direct map covers (RAM and firmware tables). */
 bool vmm_direct_mapped(phys_addr_t pa, size_t len);
+
+/* Physical address behind any mapped kernel virtual address (direct map, image, stacks);
+ * 0 when unmapped. */
+phys_addr_t vmm_translate(const void *va);

@@ -198,6 +198,13 @@ void vmm_prepare_kernel_range(uint64_t va, uint64_t len) {
     irq_restore(fl);
 }
 
+phys_addr_t vmm_translate(const void *va) {
+    uint64_t v = (uint64_t)(uintptr_t)va, size = 0;
+    uint64_t e = vmm_query(v, &size);
+    if (!e) return 0;
+    return (e & PTE_ADDR & ~(size - 1)) + (v & (size - 1));
+}
+
 /* Physical address of the kernel's top-level table (for new address spaces later). */
 phys_addr_t vmm_kernel_pml4(void) { return kernel_pml4_phys; }
 
