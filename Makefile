@@ -8,7 +8,8 @@ KLD        := ld.lld
 HOSTCC     := gcc
 KERNEL_ELF := $(BUILD)/kernel.elf
 LOADER_EFI := $(BUILD)/BOOTX64.EFI
-DISK0_IMG  := $(BUILD)/disk0.img
+DISK_IMGS  := $(addprefix $(BUILD)/,disk0.img ahci.img nvme.img part-mbr.img part-gpt.img cd.iso)
+DISKS_STAMP := $(BUILD)/.disks
 
 KCFLAGS := --target=x86_64-unknown-elf -std=gnu17 -ffreestanding -fno-stack-protector \
 	-fno-pic -fno-pie -mno-red-zone -mcmodel=kernel -mno-mmx -mno-sse -mno-sse2 -mno-avx \
@@ -23,7 +24,7 @@ KOBJS   := $(patsubst %.c,$(BUILD)/%.o,$(KSRCS_C)) $(patsubst %.S,$(BUILD)/%.o,$
 
 FONT_PSF := /usr/share/consolefonts/Lat15-VGA16.psf.gz
 
-.PHONY: all deps kernel loader esp images run test test-host test-kernel test-boot bench clean
+.PHONY: all deps kernel loader esp images run test test-host test-kernel test-boot bench clean FORCE
 
 all: deps images
 
@@ -32,7 +33,7 @@ deps:
 
 kernel: $(KERNEL_ELF)
 loader: $(LOADER_EFI)
-images: $(DISK0_IMG)
+images: $(DISKS_STAMP)
 esp: images
 
 $(BUILD)/%.o: %.c
@@ -78,9 +79,12 @@ $(BUILD)/blktool: tests/tools/blktool.c kernel/include/blk_pattern.h
 	@mkdir -p $(BUILD)
 	$(HOSTCC) -std=gnu17 -O2 -Wall -Wextra -Werror -Ikernel/include $< -o $@
 
-$(DISK0_IMG): $(LOADER_EFI) $(KERNEL_ELF) scripts/mkdisks.sh $(BUILD)/blktool
-	@echo "  DISKS   $(BUILD)/{disk0,ahci,nvme,part-mbr,part-gpt}.img"
+# One stamp for the whole set: a missing image (or a newer kernel) rebuilds them all.
+$(DISKS_STAMP): $(LOADER_EFI) $(KERNEL_ELF) scripts/mkdisks.sh $(BUILD)/blktool $(foreach f,$(DISK_IMGS),$(if $(wildcard $(f)),,FORCE))
+	@echo "  DISKS   $(BUILD)/{disk0,ahci,nvme,part-mbr,part-gpt}.img, cd.iso"
 	@bash scripts/mkdisks.sh $(BUILD) $(LOADER_EFI) $(KERNEL_ELF)
+	@touch $@
+FORCE:
 
 # ---- the two commands ----
 # Extra launcher options: make run RUN_ARGS="--smp 4 --mem 2G"

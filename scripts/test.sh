@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# test.sh [host|kernel|boot|harness|shell]...: the test layers of `make test`.
+# test.sh [host|kernel|boot|harness|shell|storage|firmware]...: the test layers of `make test`.
 #   host:   host unit tests (cmocka + ASan/UBSan), scripts/host-tests.sh
 #   kernel: the kernel self-tests, booted in QEMU with `selftest` on the command line
 #   boot:   boot-configuration tests (CPU count, memory, no PS/2, no ACPI, no GOP, broken
-#           kernels) and the shell over serial
+#           kernels, CD-ROM empty and inserted, no AHCI/NVMe devices), the guest's disk writes
+#           checked on the host (storage), and the shell over serial
 #   harness: the selftest mode ends every crash (panic, fault, hang, triple fault) with a verdict
 # Every check prints "[PASS] name" or "[FAIL] name: reason"; the run ends with one line
 # "N passed, N failed" over everything, and exits non-zero when anything failed.
@@ -177,12 +178,13 @@ loader: stopped." -- --boot-disk "$out/esp-badkernel.img"
 fbcon: no framebuffer, serial console only
 kernel ready in" -- --cmdline poweroff -- -vga none &
     # q35's CD-ROM drive, empty and with a CD inserted: the AHCI probe finds the ATAPI device
-    # on port 2 either way, without hanging, and still registers the SATA disk.
-    boot_expect cdrom_empty 120 "port 2: ATAPI device
+    # on port 2, tells whether it holds a medium (and its size), without hanging, and still
+    # registers the SATA disk.
+    boot_expect cdrom_empty 120 "port 2: ATAPI device, no medium
 1 SATA disk registered
 kernel ready in" -- --cmdline poweroff
     wait
-    boot_expect cdrom_inserted 120 "port 2: ATAPI device
+    boot_expect cdrom_inserted 120 "port 2: ATAPI device, medium of 512 2048-byte blocks
 1 SATA disk registered
 kernel ready in" -- --cmdline poweroff --cdrom build/cd.iso &
     # No AHCI device (not even the CD-ROM drive) and no NVMe controller: said, and boot goes on.

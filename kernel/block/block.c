@@ -66,10 +66,27 @@ int blk_register(struct blk_device *dev) {
 
 /* ---- requests ---- */
 
+/* The request and its wait queue live on the waiting caller's stack. Everything here happens
+ * under the queue's lock, and the caller takes that lock once before it returns (finish()),
+ * so the completer is done with both before they go away. */
 void blk_complete(struct blk_request *req, int status) {
+    struct wait_queue *wq = req->waiters;
+    if (!wq) {
+        req->status = status;
+        __atomic_store_n(&req->done, true, __ATOMIC_RELEASE);
+        return;
+    }
+    uint64_t flags = spin_lock_irqsave(&wq->lock);
     req->status = status;
     __atomic_store_n(&req->done, true, __ATOMIC_RELEASE);
-    if (req->waiters) wake_up_all(req->waiters);
+    wake_up_all_locked(wq);
+    spin_unlock_irqrestore(&wq->lock, flags);
+}
+
+/* Waits until a completer that set `done` has also left blk_complete. */
+static void finish(struct wait_queue *wq) {
+    uint64_t flags = spin_lock_irqsave(&wq->lock);
+    spin_unlock_irqrestore(&wq->lock, flags);
 }
 
 int blk_check_range(const struct blk_device *dev, uint64_t offset, uint64_t length) {
@@ -94,20 +111,30 @@ static int do_request(struct blk_device *dev, int op, uint64_t lba, uint32_t cou
     req.waiters = &wq;
     int r = dev->ops->submit(dev, &req);
     if (r < 0) return r;
-    int w = wait_event_timeout(&wq, __atomic_load_n(&req.done, __ATOMIC_ACQUIRE), BLK_TIMEOUT_NS);
-    if (w == 1) return req.status;
-    if (w == 0) {
-        dev->stats.timeouts++;
-        printk(LOG_ERR, "blk: %s: %s of %u sectors at %llu did not complete within %llu ms; resetting the device\n",
-               dev->name, op_name(op), count, (unsigned long long)lba,
-               (unsigned long long)(BLK_TIMEOUT_NS / 1000000));
+    uint64_t timeout = dev->timeout_ns ? dev->timeout_ns : BLK_TIMEOUT_NS;
+    int w = wait_event_timeout(&wq, __atomic_load_n(&req.done, __ATOMIC_ACQUIRE), timeout);
+    if (w < 0) {
+        /* The caller was killed, but the device may still write its buffer: wait for the
+         * request itself (bounded) instead of resetting a device other tasks are using. */
+        w = wait_event_timeout_nokill(&wq, __atomic_load_n(&req.done, __ATOMIC_ACQUIRE), timeout);
     }
-    /* Timed out or killed: the request lives on this stack, so the driver must forget it. */
-    if (dev->ops->reset) dev->ops->reset(dev);
-    /* A driver without reset() might still complete it: wait (bounded) rather than leave a
-     * dangling pointer, then give up. */
-    if (!dev->ops->reset) wait_event_timeout(&wq, __atomic_load_n(&req.done, __ATOMIC_ACQUIRE), BLK_TIMEOUT_NS);
-    return w == 0 ? -KETIMEDOUT : w;
+    if (w == 1) {
+        finish(&wq);
+        return req.status;
+    }
+    dev->stats.timeouts++;
+    printk(LOG_ERR, "blk: %s: %s of %u sectors at %llu did not complete within %llu ms; resetting the device\n",
+           dev->name, op_name(op), count, (unsigned long long)lba, (unsigned long long)(timeout / 1000000));
+    /* The request lives on this stack: reset() makes the driver forget it for good. */
+    if (dev->ops->reset) {
+        dev->ops->reset(dev);
+    } else {
+        /* A driver without reset() might still complete it: wait once more (bounded). */
+        printk(LOG_ERR, "blk: %s: the driver has no reset; waiting for the late completion\n", dev->name);
+        wait_event_timeout_nokill(&wq, __atomic_load_n(&req.done, __ATOMIC_ACQUIRE), timeout);
+    }
+    finish(&wq);
+    return -KETIMEDOUT;
 }
 
 /* A request with the retry policy: -KEIO is tried again up to BLK_RETRIES times. */

@@ -12,6 +12,8 @@
 #include "mm.h"
 #include "printk.h"
 #include "kprintf.h"
+#include "time.h"
+#include "cpu.h"
 
 struct expected_part {
     const char *name;
@@ -153,4 +155,71 @@ SELFTEST_TIMEOUT(blk_persist, scratch_pattern_written, 20000) {
                (unsigned long long)first, (unsigned long long)(d->sectors - 1), BLK_PERSIST_SEED + i);
     }
     kfree(buf);
+}
+
+/* ---- a device that never answers: the timeout path ---- */
+
+/* "hole0": accepts every request and never completes it; reset() fails what it holds. */
+struct hole {
+    struct blk_device dev;
+    struct blk_request *held;
+    int resets;
+};
+
+static int hole_submit(struct blk_device *dev, struct blk_request *req) {
+    struct hole *h = (struct hole *)dev;
+    h->held = req;
+    return 0;
+}
+
+static void hole_reset(struct blk_device *dev) {
+    struct hole *h = (struct hole *)dev;
+    h->resets++;
+    struct blk_request *r = h->held;
+    h->held = NULL;
+    if (r) blk_complete(r, -KEIO);
+}
+
+static const struct blk_driver_ops hole_ops = {hole_submit, hole_reset};
+
+static struct hole *hole_device(void) {
+    static struct hole *h;
+    if (h) return h;
+    h = kzalloc(sizeof(*h));
+    if (!h) return NULL;
+    strlcpy(h->dev.name, "hole0", sizeof(h->dev.name));
+    strlcpy(h->dev.model, "never answers (test)", sizeof(h->dev.model));
+    h->dev.driver = "test";
+    h->dev.sector_size = 512;
+    h->dev.sectors = 1024;
+    h->dev.max_sectors = 8;
+    h->dev.ops = &hole_ops;
+    h->dev.timeout_ns = 100000000ull; /* 100 ms, so the test is quick */
+    /* Not registered: blk_register would scan it for partitions, and that read would be the
+     * first to time out. The layer's functions take the device directly. */
+    return h;
+}
+
+SELFTEST(blk, unanswered_request_times_out_and_resets) {
+    struct hole *h = hole_device();
+    ST_ASSERT(t, h, "no memory");
+    uint8_t *buf = kmalloc(512);
+    ST_ASSERT(t, buf, "no memory");
+    int resets0 = h->resets;
+    uint64_t timeouts0 = h->dev.stats.timeouts;
+    uint64_t t0 = rdtsc();
+    int r = blk_read(&h->dev, 5, 1, buf);
+    uint64_t took_ms = tsc_to_ns(rdtsc() - t0) / 1000000;
+    kfree(buf);
+    char log[2048];
+    size_t n = klog_read(log, sizeof(log));
+    bool logged = false;
+    for (size_t i = 0; i + 12 < n && !logged; i++)
+        if (memcmp(log + i, "hole0: read ", 12) == 0) logged = true;
+    ST_ASSERT(t, r == -KETIMEDOUT, "blk_read returned %d, expected -KETIMEDOUT", r);
+    ST_ASSERT(t, h->resets == resets0 + 1, "%d resets, expected exactly one", h->resets - resets0);
+    ST_ASSERT(t, h->dev.stats.timeouts == timeouts0 + 1, "the timeout was not counted");
+    ST_ASSERT(t, h->held == NULL, "the request is still held by the device after the reset");
+    ST_ASSERT(t, took_ms >= 100 && took_ms < 1000, "took %llu ms for a 100 ms timeout", (unsigned long long)took_ms);
+    ST_ASSERT(t, logged, "no 'hole0: read ... did not complete' line in the log");
 }

@@ -4,8 +4,10 @@
  * Specifications: Serial ATA AHCI 1.3.1 (§3 HBA and port registers, §4.2 system memory
  * structures, §5.5 command issue, §6.2.2 error recovery, §10.1.2 / §10.4 reset and port
  * start/stop); ATA/ATAPI Command Set ACS (ATA8-ACS) §7.16 IDENTIFY DEVICE and its data
- * words, §7.25 READ DMA EXT, §7.60 WRITE DMA EXT, §7.11 FLUSH CACHE EXT, §6.2 / §6.3 the
- * Status and Error fields; SATA 3.x §10.5.6 the Register Host-to-Device FIS. */
+ * words, §7.25 READ DMA EXT, §7.60 WRITE DMA EXT, §7.11 FLUSH CACHE EXT, PACKET, §6.2 /
+ * §6.3 the Status and Error fields; SATA 3.x §10.5.6 the Register Host-to-Device FIS; for
+ * the CD-ROM probe the SCSI commands of SPC-4 (TEST UNIT READY, REQUEST SENSE, sense data
+ * in fixed and descriptor format) and SBC-3 / MMC READ CAPACITY(10). */
 #pragma once
 #include "types.h"
 #include "block.h"
@@ -43,6 +45,7 @@ int ahci_clear_max_in_flight(struct blk_device *dev);
 #define ATA_CMD_WRITE_DMA_EXT 0x35
 #define ATA_CMD_FLUSH_CACHE 0xe7
 #define ATA_CMD_FLUSH_CACHE_EXT 0xea
+#define ATA_CMD_PACKET 0xa0 /* ACS: carries an ATAPI (SCSI) command in the ACMD area */
 
 /* Status field bits (ACS §6.2) and error field bits (ACS §6.3). */
 #define ATA_STS_ERR 0x01
@@ -96,6 +99,7 @@ struct ahci_cmd_header {
     uint32_t reserved[4];
 };
 #define AHCI_HDR_CFL_H2D 5u
+#define AHCI_HDR_ATAPI (1u << 5)  /* A: the ACMD area holds a command packet for an ATAPI device */
 #define AHCI_HDR_WRITE (1u << 6)
 
 /* Physical region descriptor (§4.2.3.3), 16 bytes. */
@@ -141,6 +145,48 @@ uint32_t ahci_max_sectors(uint32_t sector_size, int prdt_entries, bool lba48);
 const char *ahci_signature_name(uint32_t sig);
 /* Describes PxSSTS (§3.3.10): "device present, phy established, 3.0 Gb/s, active". */
 int ahci_describe_ssts(uint32_t ssts, char *buf, size_t size);
+
+/* ---- ATAPI (the CD-ROM probe): SCSI commands sent with ATA PACKET ---- */
+#define SCSI_TEST_UNIT_READY 0x00
+#define SCSI_REQUEST_SENSE 0x03
+#define SCSI_READ_CAPACITY_10 0x25
+#define SCSI_SENSE_NOT_READY 0x2
+#define SCSI_SENSE_UNIT_ATTENTION 0x6
+#define SCSI_ASC_MEDIUM_NOT_PRESENT 0x3a
+#define SCSI_ASC_NOT_READY 0x04          /* LOGICAL UNIT NOT READY (ASCQ 0x01: becoming ready) */
+
+/* The part of sense data (SPC-4, sense data formats) the driver uses. */
+struct atapi_sense {
+    uint8_t key;              /* sense key, 0..15 */
+    uint8_t asc, ascq;        /* additional sense code and qualifier (0 when not given) */
+    bool asc_valid;           /* the data was long enough to carry ASC and ASCQ */
+};
+/* Parses sense data from REQUEST SENSE: fixed format (response code 0x70/0x71: key in byte 2
+ * bits 3:0, ASC/ASCQ in bytes 12/13 when the additional length, byte 7, reaches them) or
+ * descriptor format (0x72/0x73: key, ASC, ASCQ in bytes 1-3). len is how many bytes the
+ * device sent. 0, or -KEINVAL for another response code or too few bytes for the key. */
+int atapi_parse_sense(const uint8_t *data, size_t len, struct atapi_sense *out);
+/* "NOT READY", "UNIT ATTENTION", ... (the SPC-4 sense keys), "reserved" for 0xF. */
+const char *atapi_sense_key_name(uint8_t key);
+
+/* What a failed TEST UNIT READY means, from its sense data. */
+enum atapi_tur_verdict {
+    ATAPI_TUR_NO_MEDIUM = 0,  /* NOT READY, MEDIUM NOT PRESENT (key 2, ASC 0x3A) */
+    ATAPI_TUR_RETRY = 1,      /* UNIT ATTENTION, NOT READY / becoming ready, or no sense: ask again */
+    ATAPI_TUR_FAILED = 2,     /* anything else: the drive has a problem */
+};
+enum atapi_tur_verdict atapi_tur_verdict(const struct atapi_sense *sense);
+
+/* Parses the 8 bytes of READ CAPACITY(10) data: the last logical block address and the block
+ * length, both big-endian. *blocks gets last LBA + 1. len is how many bytes arrived.
+ * -KEINVAL for fewer than 8 bytes, a block length of 0 or above 64 KiB; -KERANGE when the
+ * last LBA is 0xFFFFFFFF (the capacity needs READ CAPACITY(16)). */
+int atapi_parse_capacity(const uint8_t *data, size_t len, uint64_t *blocks, uint32_t *block_size);
+
+/* Fills the Register H2D FIS of an ATA PACKET command (20 bytes): command 0xA0, features
+ * bit 0 = DMA (else PIO), the PIO byte count limit in LBA 15:8 / 23:16 (the cylinder
+ * registers; 0xFFFF becomes 0xFFFE, odd values are rounded down), device register 0. */
+void atapi_fill_packet_fis(uint8_t *fis, uint16_t byte_count_limit, bool dma);
 
 /* Which outstanding command a task-file or fatal error hits (§6.2.2.1). HBAs differ: the
  * specification keeps the failed command's PxCI bit set and halts; QEMU 7.2 keeps the bit

@@ -61,6 +61,7 @@ struct blk_device {
     const struct blk_driver_ops *ops;
     void *priv;
     volatile uint64_t interrupts; /* completions the driver received by interrupt */
+    uint64_t timeout_ns;       /* how long a request may take; 0 = BLK_TIMEOUT_NS */
     struct blk_device *parent; /* partitions: the whole disk */
     uint64_t start;            /* partitions: first sector on the parent */
     int partno;                /* partitions: 1.. */
@@ -77,14 +78,17 @@ struct blk_device *blk_find(const char *name);
 void blk_for_each(void (*fn)(struct blk_device *dev, void *ctx), void *ctx);
 /* Synchronous I/O in sectors. -KEINVAL when lba + count runs past the end or count is 0,
  * -KEROFS for a write to a read-only device, -KEIO after the retries, -KETIMEDOUT when the
- * device never answered (it is reset and reported). Sleeps; task context only. */
+ * device never answered (it is reset and reported). Sleeps; task context only. A killed
+ * caller still waits (bounded) for a request in flight, since the device may write its
+ * buffer; it does not reset a device other tasks are using. */
 int blk_read(struct blk_device *dev, uint64_t lba, uint32_t count, void *buf);
 int blk_write(struct blk_device *dev, uint64_t lba, uint32_t count, const void *buf);
 int blk_flush(struct blk_device *dev);
 /* Byte-granular checks used by callers with byte offsets: -KEINVAL unless offset and length
  * are multiples of the sector size and inside the device. */
 int blk_check_range(const struct blk_device *dev, uint64_t offset, uint64_t length);
-/* Driver side: the request finished with status (0 or -errno). Safe from interrupt handlers. */
+/* Driver side: the request finished with status (0 or -errno). Safe from interrupt handlers.
+ * The request may be gone as soon as this returns: the driver must not touch it afterwards. */
 void blk_complete(struct blk_request *req, int status);
 
 /* DMA help for drivers: splits [buf, buf + len) into physically contiguous segments (at most

@@ -153,3 +153,14 @@ int nvme_parse_ns_list(const void *data, uint32_t *ids, int max);
 const struct nvme_ctrl_info *nvme_controller_info(int index);
 /* Controller resets done by ops->reset on controller index so far. */
 uint64_t nvme_controller_resets(int index);
+
+/* ---- test hooks (nvme_selftest.c): read-only looks and interrupt masking ---- */
+/* The mapped MSI-X table entry (address lo, address hi, data, vector control) of controller
+ * index's I/O completion queue; NULL when the queue is polled, uses plain MSI, or there is no
+ * such controller. Setting bit 0 of dword 3 holds the interrupt back (the device keeps it
+ * pending and posts completions into the queue memory as usual). */
+volatile uint32_t *nvme_io_msix_entry(int index);
+/* Completions the controller has written into its I/O completion queue (phase tag of the
+ * current pass, from the driver's head on) that the driver has not consumed yet. Only reads
+ * the queue memory. -1 when there is no such controller or it is not running. */
+int nvme_io_cq_unreaped(int index);

@@ -23,6 +23,15 @@ struct virtio_blk_info {
     uint64_t errors;           /* requests that completed with -KEIO */
     uint64_t queue_full_waits; /* times a submitter slept for free descriptors */
     uint64_t resets;
+    bool dead;                 /* a reset was not acknowledged: out of service, new I/O -KEIO */
+    uint32_t stranded;         /* requests a dead device still holds (never completed) */
+    uint32_t slots, free_slots;      /* request slots, and those not in use right now */
+    uint32_t free_descriptors;       /* descriptors of the request queue not in use */
+    uint32_t inflight;               /* chains posted and not yet returned */
     uint8_t pci_bus, pci_dev, pci_fn;
 };
 bool virtio_blk_get_info(const struct blk_device *dev, struct virtio_blk_info *out);
+/* Self-tests only: the next ops->reset of dev behaves as if the device never acknowledged
+ * the reset (virtio_reset timed out), so the dead-device path can be exercised. A reset after
+ * that resets the device for real and brings it back. */
+void virtio_blk_inject_reset_failure(struct blk_device *dev);

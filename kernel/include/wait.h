@@ -44,6 +44,8 @@ int wait_sleep_until(uint64_t deadline_ns);
 /* Wakes every waiter / the first waiter; returns how many were woken. Safe from interrupt
  * handlers. */
 int wake_up_all(struct wait_queue *wq);
+/* wake_up_all for a caller that already holds wq->lock (interrupts off). */
+int wake_up_all_locked(struct wait_queue *wq);
 int wake_up_one(struct wait_queue *wq);
 /* Number of entries on the queue (tests and diagnostics). */
 int wait_queue_length(struct wait_queue *wq);
@@ -55,7 +57,9 @@ static inline uint64_t wait_deadline(uint64_t timeout_ns) {
     return now + timeout_ns < now ? WAIT_FOREVER - 1 : now + timeout_ns;
 }
 
-#define wait_event_timeout(wq, condition, timeout_ns)                                     \
+/* The body of wait_event_timeout; interruptible = false ignores task_kill (for waits that
+ * must end with the condition or the deadline, such as a DMA the caller's memory is under). */
+#define __wait_event_timeout(wq, condition, timeout_ns, interruptible)                     \
     ({                                                                                     \
         int __wr;                                                                          \
         uint64_t __to = (timeout_ns);                                                      \
@@ -69,7 +73,7 @@ static inline uint64_t wait_deadline(uint64_t timeout_ns) {
             for (;;) {                                                                     \
                 wait_prepare((wq), &__we);                                                 \
                 if (condition) { __wr = 1; break; }                                        \
-                if (task_current()->killed) { __wr = -KEINTR; break; }                     \
+                if ((interruptible) && task_current()->killed) { __wr = -KEINTR; break; }  \
                 if (__dl != WAIT_FOREVER && time_ns() >= __dl) { __wr = 0; break; }        \
                 wait_sleep_until(__dl);                                                    \
             }                                                                              \
@@ -77,4 +81,7 @@ static inline uint64_t wait_deadline(uint64_t timeout_ns) {
         }                                                                                  \
         __wr;                                                                              \
     })
+#define wait_event_timeout(wq, condition, timeout_ns) __wait_event_timeout(wq, condition, timeout_ns, true)
+/* Like wait_event_timeout, but a killed task keeps waiting (1 or 0, never -KEINTR). */
+#define wait_event_timeout_nokill(wq, condition, timeout_ns) __wait_event_timeout(wq, condition, timeout_ns, false)
 #define wait_event(wq, condition) wait_event_timeout(wq, condition, WAIT_FOREVER)

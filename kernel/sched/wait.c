@@ -46,6 +46,13 @@ void wait_finish(struct wait_queue *wq, struct wait_entry *e) {
     spin_unlock_irqrestore(&wq->lock, flags);
 }
 
+int wake_up_all_locked(struct wait_queue *wq) {
+    int n = 0;
+    for (struct wait_entry *e = wq->head; e; e = e->next)
+        if (sched_wake(e->task)) n++;
+    return n;
+}
+
 int wake_up_all(struct wait_queue *wq) {
     int n = 0;
     uint64_t flags = spin_lock_irqsave(&wq->lock);

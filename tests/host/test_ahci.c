@@ -4,9 +4,12 @@
  * and 117-118, the integrity word 255), PRDT building (AHCI 1.3.1 §4.2.3.3: at most 4 MiB
  * per entry, byte count minus one, the I bit on the last entry), the Register H2D FIS
  * layout (§4.2.3.1 / SATA 3.x §10.5.6), task-file status/error messages (ACS §6.2, §6.3),
- * signature and PxSSTS names (§3.3.9, §3.3.10) and error attribution (§6.2.2.1).
- * IDENTIFY data is built word by word here, including hostile data (random words, bad
- * checksums, impossible sector sizes and capacities). */
+ * signature and PxSSTS names (§3.3.9, §3.3.10), error attribution (§6.2.2.1), and the
+ * ATAPI probe's pieces: the PACKET FIS, SCSI sense data (SPC-4 fixed and descriptor
+ * formats), the TEST UNIT READY verdict and READ CAPACITY(10) data (big-endian last LBA and
+ * block length), including truncated and hostile data. IDENTIFY data is built word by word
+ * here, including hostile data (random words, bad checksums, impossible sector sizes and
+ * capacities). */
 #include "host_stubs.h"
 #include <string.h>
 #include "../../kernel/lib/printf.c"
@@ -419,6 +422,170 @@ static void test_failed_slots(void **state) {
     assert_int_equal(ahci_failed_slots(0x80000000u, 0xffffffffu, 0), 0x80000000u);
 }
 
+/* ---- ATAPI ---- */
+
+static void test_packet_fis(void **state) {
+    (void)state;
+    uint8_t fis[24];
+    memset(fis, 0xcc, sizeof(fis));
+    atapi_fill_packet_fis(fis, 18, false);
+    const uint8_t want[20] = {0x27, 0x80, 0xa0, 0, 0, 18, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    assert_memory_equal(fis, want, 20);
+    assert_int_equal(fis[20], 0xcc);
+    /* DMA in the features; the byte count limit in LBA 15:8 / 23:16, even, 0xFFFF -> 0xFFFE. */
+    atapi_fill_packet_fis(fis, 0x1235, true);
+    assert_int_equal(fis[3], 0x01);
+    assert_int_equal(fis[5], 0x34);
+    assert_int_equal(fis[6], 0x12);
+    assert_int_equal(fis[7], 0);
+    atapi_fill_packet_fis(fis, 0xffff, false);
+    assert_int_equal(fis[5] | fis[6] << 8, 0xfffe);
+    assert_int_equal(fis[3], 0);
+    assert_string_equal(ata_command_name(ATA_CMD_PACKET), "PACKET");
+}
+
+static void test_read_capacity(void **state) {
+    (void)state;
+    uint64_t blocks = 0;
+    uint32_t size = 0;
+    /* 512 blocks of 2048 bytes (the launcher's 1 MiB CD): last LBA 511. */
+    const uint8_t cd[8] = {0x00, 0x00, 0x01, 0xff, 0x00, 0x00, 0x08, 0x00};
+    assert_int_equal(atapi_parse_capacity(cd, 8, &blocks, &size), 0);
+    assert_int_equal(blocks, 512);
+    assert_int_equal(size, 2048);
+    /* Big-endian in every byte, and the largest READ CAPACITY(10) can say. */
+    const uint8_t big[8] = {0xff, 0xff, 0xff, 0xfe, 0x00, 0x01, 0x00, 0x00};
+    assert_int_equal(atapi_parse_capacity(big, 8, &blocks, &size), 0);
+    assert_int_equal(blocks, 0xffffffffull);
+    assert_int_equal(size, 65536);
+    const uint8_t one[8] = {0x12, 0x34, 0x56, 0x78, 0x00, 0x00, 0x02, 0x00};
+    assert_int_equal(atapi_parse_capacity(one, 8, &blocks, &size), 0);
+    assert_int_equal(blocks, 0x12345679ull);
+    assert_int_equal(size, 512);
+    /* Rejected, outputs untouched: truncated, zero or huge block length, 0xFFFFFFFF (use
+     * READ CAPACITY(16)), NULL. */
+    blocks = 7;
+    size = 9;
+    assert_int_equal(atapi_parse_capacity(cd, 7, &blocks, &size), -KEINVAL);
+    assert_int_equal(atapi_parse_capacity(cd, 0, &blocks, &size), -KEINVAL);
+    const uint8_t zero_len[8] = {0, 0, 1, 0xff, 0, 0, 0, 0};
+    assert_int_equal(atapi_parse_capacity(zero_len, 8, &blocks, &size), -KEINVAL);
+    const uint8_t huge_len[8] = {0, 0, 1, 0xff, 0x80, 0, 0, 0};
+    assert_int_equal(atapi_parse_capacity(huge_len, 8, &blocks, &size), -KEINVAL);
+    const uint8_t too_big[8] = {0xff, 0xff, 0xff, 0xff, 0, 0, 8, 0};
+    assert_int_equal(atapi_parse_capacity(too_big, 8, &blocks, &size), -KERANGE);
+    assert_int_equal(atapi_parse_capacity(NULL, 8, &blocks, &size), -KEINVAL);
+    assert_int_equal(atapi_parse_capacity(cd, 8, NULL, &size), -KEINVAL);
+    assert_int_equal(blocks, 7);
+    assert_int_equal(size, 9);
+}
+
+/* Fixed-format sense data (18 bytes) with key, ASC, ASCQ. */
+static void make_sense(uint8_t *d, uint8_t key, uint8_t asc, uint8_t ascq) {
+    memset(d, 0, 18);
+    d[0] = 0xf0; /* VALID + current error, fixed format */
+    d[2] = key;
+    d[7] = 10;
+    d[12] = asc;
+    d[13] = ascq;
+}
+
+static void test_sense_parsing(void **state) {
+    (void)state;
+    uint8_t d[18];
+    struct atapi_sense s;
+    /* The empty drive: NOT READY, MEDIUM NOT PRESENT. */
+    make_sense(d, 0x02, 0x3a, 0x00);
+    assert_int_equal(atapi_parse_sense(d, 18, &s), 0);
+    assert_int_equal(s.key, 2);
+    assert_int_equal(s.asc, 0x3a);
+    assert_int_equal(s.ascq, 0);
+    assert_true(s.asc_valid);
+    /* Bits above the key (FILEMARK, EOM, ILI) are not part of it; 0x71 is deferred errors. */
+    make_sense(d, 0xe6, 0x28, 0x00);
+    d[0] = 0x71;
+    assert_int_equal(atapi_parse_sense(d, 18, &s), 0);
+    assert_int_equal(s.key, 6);
+    assert_int_equal(s.asc, 0x28);
+    /* Too short for ASC (the device sent 8 bytes, or the additional length stops early):
+     * the key alone. */
+    make_sense(d, 0x02, 0x3a, 0x00);
+    assert_int_equal(atapi_parse_sense(d, 8, &s), 0);
+    assert_int_equal(s.key, 2);
+    assert_false(s.asc_valid);
+    assert_int_equal(s.asc, 0);
+    d[7] = 5;
+    assert_int_equal(atapi_parse_sense(d, 18, &s), 0);
+    assert_false(s.asc_valid);
+    /* Descriptor format: key, ASC, ASCQ in bytes 1-3. */
+    const uint8_t desc[8] = {0x72, 0x05, 0x24, 0x01, 0, 0, 0, 0};
+    assert_int_equal(atapi_parse_sense(desc, 8, &s), 0);
+    assert_int_equal(s.key, 5);
+    assert_int_equal(s.asc, 0x24);
+    assert_int_equal(s.ascq, 1);
+    assert_true(s.asc_valid);
+    assert_int_equal(atapi_parse_sense(desc, 2, &s), 0);
+    assert_false(s.asc_valid);
+    /* Hostile or truncated: another response code (all zero: a device that sent nothing
+     * useful), no bytes, a cut-off key, NULL. */
+    memset(d, 0, sizeof(d));
+    assert_int_equal(atapi_parse_sense(d, 18, &s), -KEINVAL);
+    make_sense(d, 0x02, 0x3a, 0);
+    d[0] = 0x7f;
+    assert_int_equal(atapi_parse_sense(d, 18, &s), -KEINVAL);
+    make_sense(d, 0x02, 0x3a, 0);
+    assert_int_equal(atapi_parse_sense(d, 0, &s), -KEINVAL);
+    assert_int_equal(atapi_parse_sense(d, 2, &s), -KEINVAL);
+    assert_int_equal(atapi_parse_sense(desc, 1, &s), -KEINVAL);
+    assert_int_equal(atapi_parse_sense(NULL, 18, &s), -KEINVAL);
+    assert_int_equal(atapi_parse_sense(d, 18, NULL), -KEINVAL);
+    /* Every byte pattern of the first three bytes parses or is refused, never more. */
+    for (unsigned v = 0; v < 0x10000; v++) {
+        uint8_t r[18];
+        memset(r, (int)(v >> 8), sizeof(r));
+        r[0] = (uint8_t)v;
+        int rc = atapi_parse_sense(r, (v % 19), &s);
+        assert_true(rc == 0 || rc == -KEINVAL);
+        if (rc == 0) assert_true(s.key < 16);
+    }
+}
+
+static void test_sense_names_and_verdicts(void **state) {
+    (void)state;
+    assert_string_equal(atapi_sense_key_name(0), "NO SENSE");
+    assert_string_equal(atapi_sense_key_name(2), "NOT READY");
+    assert_string_equal(atapi_sense_key_name(5), "ILLEGAL REQUEST");
+    assert_string_equal(atapi_sense_key_name(6), "UNIT ATTENTION");
+    assert_string_equal(atapi_sense_key_name(15), "reserved");
+    assert_string_equal(atapi_sense_key_name(0xf6), "UNIT ATTENTION"); /* only bits 3:0 */
+    struct atapi_sense s = {0};
+    /* No medium: key 2 with ASC 0x3A (any ASCQ: tray open or closed). */
+    s = (struct atapi_sense){.key = 2, .asc = 0x3a, .ascq = 0x01, .asc_valid = true};
+    assert_int_equal(atapi_tur_verdict(&s), ATAPI_TUR_NO_MEDIUM);
+    s.ascq = 0;
+    assert_int_equal(atapi_tur_verdict(&s), ATAPI_TUR_NO_MEDIUM);
+    /* ... but not when the ASC never arrived: key 2 alone proves nothing. */
+    s.asc_valid = false;
+    assert_int_equal(atapi_tur_verdict(&s), ATAPI_TUR_FAILED);
+    /* Ask again: unit attention (reset, medium changed), becoming ready, no sense. */
+    s = (struct atapi_sense){.key = 6, .asc = 0x28, .asc_valid = true};
+    assert_int_equal(atapi_tur_verdict(&s), ATAPI_TUR_RETRY);
+    s = (struct atapi_sense){.key = 6};
+    assert_int_equal(atapi_tur_verdict(&s), ATAPI_TUR_RETRY);
+    s = (struct atapi_sense){.key = 2, .asc = 0x04, .ascq = 0x01, .asc_valid = true};
+    assert_int_equal(atapi_tur_verdict(&s), ATAPI_TUR_RETRY);
+    s = (struct atapi_sense){.key = 0, .asc_valid = true};
+    assert_int_equal(atapi_tur_verdict(&s), ATAPI_TUR_RETRY);
+    /* Failures: not ready for another reason, medium and hardware errors, NULL. */
+    s = (struct atapi_sense){.key = 2, .asc = 0x04, .ascq = 0x02, .asc_valid = true};
+    assert_int_equal(atapi_tur_verdict(&s), ATAPI_TUR_FAILED);
+    s = (struct atapi_sense){.key = 3, .asc = 0x11, .asc_valid = true};
+    assert_int_equal(atapi_tur_verdict(&s), ATAPI_TUR_FAILED);
+    s = (struct atapi_sense){.key = 4, .asc = 0x3a, .asc_valid = true}; /* 0x3A under another key */
+    assert_int_equal(atapi_tur_verdict(&s), ATAPI_TUR_FAILED);
+    assert_int_equal(atapi_tur_verdict(NULL), ATAPI_TUR_FAILED);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_identify_lba48_capacity),
@@ -437,6 +604,10 @@ int main(void) {
         cmocka_unit_test(test_taskfile_messages),
         cmocka_unit_test(test_signatures_and_ssts),
         cmocka_unit_test(test_failed_slots),
+        cmocka_unit_test(test_packet_fis),
+        cmocka_unit_test(test_read_capacity),
+        cmocka_unit_test(test_sense_parsing),
+        cmocka_unit_test(test_sense_names_and_verdicts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,15 +6,19 @@
  * §5.5 command issue, §6.2.2.1 software error recovery, §10.1.2 initialisation, §10.3 port
  * start/stop, §10.4 HBA reset and COMRESET, §10.6 BIOS/OS handoff. Commands from ATA8-ACS:
  * IDENTIFY DEVICE, READ/WRITE DMA EXT (28-bit READ/WRITE DMA for disks without 48-bit
- * addressing), FLUSH CACHE EXT.
+ * addressing), FLUSH CACHE EXT, PACKET (with the SCSI commands TEST UNIT READY, REQUEST SENSE
+ * and READ CAPACITY(10) of SPC-4 / SBC-3 in the command table's ACMD area, §4.2.3).
  *
  * Every implemented port with an established link is probed by signature: SATA disks become
  * block devices sda, sdb, ... (several command slots, multi-entry PRDTs, completion by MSI);
- * ATAPI devices (q35's CD-ROM), port multipliers and enclosure bridges are reported and left
- * alone. Every wait on the hardware is bounded and reports its timeout. Without MSI the
- * driver says so and polls its ports every 1 ms with a kernel timer while requests are in
- * flight. A task-file error fails the affected request with -KEIO (logged with the device's
- * status and error), and a work item recovers the port and reissues the other commands. */
+ * ATAPI devices (q35's CD-ROM) get a polled, bounded probe of their medium ("no medium" or
+ * "medium of N 2048-byte blocks") and are otherwise left alone, as are port multipliers and
+ * enclosure bridges. Every wait on the hardware is bounded and reports its timeout. Without
+ * MSI the driver says so and polls its ports every 1 ms with a kernel timer while requests
+ * are in flight. A task-file error fails the affected request with -KEIO (logged with the
+ * device's status and error), and a work item recovers the port and reissues the other
+ * commands. ops->reset stops the port (COMRESET) before it fails the requests in flight, and
+ * probe-time buffers are freed only once their port has stopped. */
 #include "types.h"
 #include "kerrno.h"
 #include "kstring.h"
@@ -259,18 +263,17 @@ static void issue_next_serial(struct ahci_port *p) {
     issue(p, 1u << slot);
 }
 
-/* Takes every request out of the slots in mask (lock held); returns how many. With
- * quarantine the slots stay busy until port_restart: the HBA may still hold their PxCI
- * bits, so their tables must not be rewritten by a new request before the port stops. */
-static int take_requests(struct ahci_port *p, uint32_t mask, struct blk_request **out, bool quarantine) {
+/* Takes every request out of the slots in mask (lock held) and frees the slots; returns how
+ * many. Only called for requests proven complete or once the port has been stopped (or
+ * COMRESET tried when it would not stop). */
+static int take_requests(struct ahci_port *p, uint32_t mask, struct blk_request **out) {
     int n = 0;
     for (unsigned s = 0; s < 32; s++) {
         if (!(mask & (1u << s)) || !p->slot_req[s]) continue;
         out[n++] = p->slot_req[s];
         p->slot_req[s] = NULL;
         slot_neutralize(p, s);
-        if (quarantine) p->quarantine |= 1u << s;
-        else p->busy &= ~(1u << s);
+        p->busy &= ~(1u << s);
         p->issued &= ~(1u << s);
         p->pending &= ~(1u << s);
         p->serial &= ~(1u << s);
@@ -321,7 +324,7 @@ static void port_restart(struct ahci_port *p, bool comreset, bool abort_all) {
     spin_unlock_irqrestore(&p->lock, fl);
     uint32_t ci = comreset ? PX(p, PX_CI) : quiesce(p);
     fl = spin_lock_irqsave(&p->lock);
-    n = take_requests(p, proven_complete(p, p->issued & ~ci), reqs, false);
+    n = take_requests(p, proven_complete(p, p->issued & ~ci), reqs);
     spin_unlock_irqrestore(&p->lock, fl);
     complete_requests(p, reqs, n, 0);
     int r = port_stop(p);
@@ -332,7 +335,7 @@ static void port_restart(struct ahci_port *p, bool comreset, bool abort_all) {
         r = port_comreset(p);
     }
     fl = spin_lock_irqsave(&p->lock);
-    n = abort_all ? take_requests(p, p->busy, reqs, false) : 0;
+    n = abort_all ? take_requests(p, p->busy, reqs) : 0;
     for (unsigned s = 0; s < 32; s++)
         if (p->slot_req[s]) slot_neutralize(p, s); /* stale PxCI bits must not run them */
     spin_unlock_irqrestore(&p->lock, fl);
@@ -344,7 +347,7 @@ static void port_restart(struct ahci_port *p, bool comreset, bool abort_all) {
     p->quarantine = 0;
     if (r < 0) {
         p->dead = true;
-        n = take_requests(p, p->busy, reqs, false);
+        n = take_requests(p, p->busy, reqs);
     } else {
         uint32_t again = 0;
         for (unsigned s = 0; s < 32; s++)
@@ -364,9 +367,18 @@ static void port_restart(struct ahci_port *p, bool comreset, bool abort_all) {
     wake_up_all(&p->slot_wq);
 }
 
+/* Takes the recovery lock whatever happens: a killed task's sleeps return -KEINTR at once,
+ * so it then yields instead; the holder (a recovery in progress) finishes within its own
+ * bounded waits. Used where giving up would leave the port running with requests the caller
+ * is about to forget. */
+static void recovery_lock_uninterruptible(struct ahci_port *p) {
+    while (!mutex_trylock(&p->recovery_lock))
+        if (task_sleep_ns(1000000) < 0) task_yield();
+}
+
 static void recover_work_fn(struct work *w) {
     struct ahci_port *p = container_of(w, struct ahci_port, recover_work);
-    if (mutex_lock(&p->recovery_lock) < 0) return;
+    recovery_lock_uninterruptible(p);
     if (p->halted) {
         p->stats.recoveries++;
         port_restart(p, p->want_comreset, false);
@@ -568,7 +580,11 @@ static int ahci_submit(struct blk_device *dev, struct blk_request *req) {
     return 0;
 }
 
-/* ops->reset after a timeout: COMRESET the port and fail everything in flight with -KEIO. */
+/* ops->reset after a timeout: COMRESET the port and fail everything in flight with -KEIO.
+ * The block layer's contract is that once reset returns the driver never touches those
+ * requests again, so the port must be stopped (no DMA into their buffers any more) before
+ * they are failed: port_restart does both in that order, and it runs even for a caller that
+ * has been killed (the recovery lock is taken without giving up on -KEINTR). */
 static void ahci_reset(struct blk_device *dev) {
     struct ahci_port *p = dev->priv;
     p->stats.resets++;
@@ -577,18 +593,9 @@ static void ahci_reset(struct blk_device *dev) {
     p->halted = true;
     p->want_comreset = true;
     spin_unlock_irqrestore(&p->lock, fl);
-    if (mutex_lock(&p->recovery_lock) == 0) {
-        port_restart(p, true, true);
-        mutex_unlock(&p->recovery_lock);
-        return;
-    }
-    /* The caller was killed: forget its requests now, let the work item do the COMRESET. */
-    struct blk_request *reqs[32];
-    fl = spin_lock_irqsave(&p->lock);
-    int n = take_requests(p, p->busy, reqs, true);
-    spin_unlock_irqrestore(&p->lock, fl);
-    complete_requests(p, reqs, n, -KEIO);
-    work_queue(&p->recover_work);
+    recovery_lock_uninterruptible(p);
+    port_restart(p, true, true);
+    mutex_unlock(&p->recovery_lock);
 }
 
 static const struct blk_driver_ops ahci_ops = {ahci_submit, ahci_reset};
@@ -616,7 +623,33 @@ int ahci_disk_count(void) { return disks_registered; }
 
 /* ---- probe ---- */
 
-/* Runs one command in slot 0 at probe time (port interrupts off), polling with a bound. */
+/* Issues the command prepared in slot 0 (table and header) and polls, bounded, until PxCI
+ * drops it or the port reports an error. Returns 0; -KEIO on a task-file or interface error
+ * (PxIS error bits, or ERR in the status); -KETIMEDOUT when the command is still issued at
+ * the deadline. *tfd_out and *is_out get PxTFD and PxIS. After anything but 0 the caller must
+ * stop the port (§6.2.2.1) before it frees or reuses what the command points to. */
+static int slot0_run_polled(struct ahci_port *p, uint64_t timeout_us, uint32_t *tfd_out, uint32_t *is_out) {
+    PX(p, PX_IS) = 0xffffffffu;
+    __asm__ volatile("" ::: "memory");
+    PX(p, PX_CI) = 1;
+    uint64_t start = time_ns(), deadline = start + timeout_us * 1000ull;
+    for (;;) {
+        /* PxCI first: an error reported before the slot left PxCI is then seen in PxIS. */
+        uint32_t ci = PX(p, PX_CI);
+        uint32_t is = PX(p, PX_IS), tfd = PX(p, PX_TFD);
+        *tfd_out = tfd;
+        *is_out = is;
+        if (is & PXIS_ERRORS) return -KEIO;
+        if (!(ci & 1)) return (tfd & ATA_STS_ERR) ? -KEIO : 0;
+        uint64_t now = time_ns();
+        if (now >= deadline) return -KETIMEDOUT;
+        if (now - start < 1000000) udelay(10);
+        else task_sleep_ns(1000000);
+    }
+}
+
+/* Runs one ATA command in slot 0 at probe time (port interrupts off), polling with a bound;
+ * errors and the timeout are logged. 0, -KEINVAL, -KEIO or -KETIMEDOUT (see above). */
 static int port_exec_polled(struct ahci_port *p, uint8_t command, phys_addr_t buf, uint32_t len) {
     struct ahci_cmd_table *t = p->tables[0];
     struct dma_seg seg = {buf, len};
@@ -626,44 +659,34 @@ static int port_exec_polled(struct ahci_port *p, uint8_t command, phys_addr_t bu
     p->cmd_list[0].flags = AHCI_HDR_CFL_H2D;
     p->cmd_list[0].prdtl = (uint16_t)nprd;
     p->cmd_list[0].prdbc = 0;
-    PX(p, PX_IS) = 0xffffffffu;
-    __asm__ volatile("" ::: "memory");
-    PX(p, PX_CI) = 1;
-    uint64_t start = time_ns(), deadline = start + AHCI_CMD_TIMEOUT_US * 1000ull;
+    uint32_t tfd, is;
+    int r = slot0_run_polled(p, AHCI_CMD_TIMEOUT_US, &tfd, &is);
     char l[32];
-    for (;;) {
-        uint32_t is = PX(p, PX_IS), tfd = PX(p, PX_TFD);
-        if (is & PXIS_ERRORS) {
-            char desc[80];
-            ata_describe_taskfile((uint8_t)tfd, (uint8_t)(tfd >> 8), desc, sizeof(desc));
-            printk(LOG_ERR, "%s: %s failed: %s (PxIS 0x%08x)\n", port_label(p, l, sizeof(l)),
-                   ata_command_name(command), desc, is);
-            return -KEIO;
-        }
-        if (!(PX(p, PX_CI) & 1)) return 0;
-        uint64_t now = time_ns();
-        if (now >= deadline) break;
-        if (now - start < 1000000) udelay(10);
-        else task_sleep_ns(1000000);
+    if (r == -KEIO) {
+        char desc[80];
+        ata_describe_taskfile((uint8_t)tfd, (uint8_t)(tfd >> 8), desc, sizeof(desc));
+        printk(LOG_ERR, "%s: %s failed: %s (PxIS 0x%08x)\n", port_label(p, l, sizeof(l)), ata_command_name(command),
+               desc, is);
+    } else if (r == -KETIMEDOUT) {
+        printk(LOG_ERR, "%s: %s did not complete within %u ms (status 0x%02x); port skipped\n",
+               port_label(p, l, sizeof(l)), ata_command_name(command), AHCI_CMD_TIMEOUT_US / 1000, tfd & 0xff);
     }
-    printk(LOG_ERR, "%s: %s did not complete within %u ms (status 0x%02x); port skipped\n",
-           port_label(p, l, sizeof(l)), ata_command_name(command), AHCI_CMD_TIMEOUT_US / 1000,
-           PX(p, PX_TFD) & 0xff);
-    return -KETIMEDOUT;
+    return r;
 }
 
 static bool dma_ok(struct ahci_hba *h, phys_addr_t pa, size_t len) {
     return h->addr64 || pa + len <= (1ull << 32);
 }
 
-/* Command tables for every slot, then IDENTIFY DEVICE; fills p->id and p->blk. */
-static int disk_setup(struct ahci_port *p, unsigned nslots) {
-    char l[32];
-    port_label(p, l, sizeof(l));
+/* Allocates the command tables of nslots slots (128-byte aligned, zeroed) and points the
+ * command headers at them. 0 or -KENOMEM (logged). */
+static int tables_setup(struct ahci_port *p, unsigned nslots, const char *l) {
     p->tables_pages = (nslots * TABLE_STRIDE + PAGE_SIZE - 1) / PAGE_SIZE;
     p->tables_phys = pmm_alloc_contig(p->tables_pages, PAGE_SIZE);
     if (!p->tables_phys || !dma_ok(p->hba, p->tables_phys, p->tables_pages * PAGE_SIZE)) {
-        printk(LOG_ERR, "%s: no DMA memory for the command tables; disk skipped\n", l);
+        printk(LOG_ERR, "%s: no DMA memory for the command tables\n", l);
+        if (p->tables_phys) pmm_free_contig(p->tables_phys, p->tables_pages);
+        p->tables_phys = 0;
         return -KENOMEM;
     }
     uint8_t *tables = phys_to_virt(p->tables_phys);
@@ -675,14 +698,51 @@ static int disk_setup(struct ahci_port *p, unsigned nslots) {
         p->cmd_list[s].ctbau = (uint32_t)(ta >> 32);
     }
     p->slot_mask = nslots == 32 ? 0xffffffffu : (1u << nslots) - 1;
+    return 0;
+}
+
+/* The driver is done with a port it probed but does not use: stop its command list first,
+ * then free the command tables and the data page (data, 0 for none), because a command still
+ * issued (one that timed out) may yet be carried out and write them. When the port does not
+ * stop they are leaked instead, and the log says so: a page the HBA can still write into
+ * must never go back to the allocator. */
+static void port_retire(struct ahci_port *p, phys_addr_t data, const char *l) {
+    if (port_stop(p) < 0) {
+        printk(LOG_ERR, "%s: the port did not stop, so its command tables%s stay allocated (never reused)\n", l,
+               data ? " and data buffer" : "");
+        return;
+    }
+    if (data) pmm_free(data);
+    if (p->tables_phys) {
+        for (unsigned s = 0; s < 32; s++) {
+            if (p->slot_mask & (1u << s)) p->cmd_list[s].ctba = p->cmd_list[s].ctbau = 0;
+            p->tables[s] = NULL;
+        }
+        p->cmd_list[0].prdtl = 0;
+        pmm_free_contig(p->tables_phys, p->tables_pages);
+        p->tables_phys = 0;
+        p->slot_mask = 0;
+    }
+}
+
+/* Command tables for every slot, then IDENTIFY DEVICE; fills p->id and p->blk. */
+static int disk_setup(struct ahci_port *p, unsigned nslots) {
+    char l[32];
+    port_label(p, l, sizeof(l));
+    if (tables_setup(p, nslots, l) < 0) {
+        printk(LOG_ERR, "%s: disk skipped\n", l);
+        return -KENOMEM;
+    }
     PX(p, PX_IE) = 0;
     if (port_start(p) < 0) {
         printk(LOG_ERR, "%s: port did not start; disk skipped\n", l);
+        port_retire(p, 0, l);
         return -KETIMEDOUT;
     }
     phys_addr_t idbuf = pmm_alloc();
     if (!idbuf || !dma_ok(p->hba, idbuf, PAGE_SIZE)) {
         printk(LOG_ERR, "%s: no memory for IDENTIFY data; disk skipped\n", l);
+        port_retire(p, idbuf, l);
         return -KENOMEM;
     }
     memset(phys_to_virt(idbuf), 0, 512);
@@ -693,11 +753,12 @@ static int disk_setup(struct ahci_port *p, unsigned nslots) {
             printk(LOG_ERR, "%s: IDENTIFY DEVICE data is not usable (no LBA, no capacity or bad checksum); "
                    "disk skipped\n", l);
     }
-    pmm_free(idbuf);
     if (r < 0) {
-        port_stop(p);
+        /* The command may still be issued (a timeout): the port stops before idbuf is freed. */
+        port_retire(p, idbuf, l);
         return r;
     }
+    pmm_free(idbuf); /* IDENTIFY completed: nothing points at it any more */
     struct blk_device *b = &p->blk;
     strlcpy(b->model, p->id.model, sizeof(b->model));
     b->driver = "ahci";
@@ -708,6 +769,173 @@ static int disk_setup(struct ahci_port *p, unsigned nslots) {
     PX(p, PX_IS) = 0xffffffffu;
     PX(p, PX_IE) = PXIE_WANTED;
     return 0;
+}
+
+/* ---- ATAPI: is there a medium in the CD-ROM drive? ---- */
+
+#define ATAPI_CMD_TIMEOUT_US 1000000u  /* one polled ATAPI command */
+#define ATAPI_PROBE_NS 1000000000ull   /* every TEST UNIT READY attempt together */
+#define ATAPI_TUR_ATTEMPTS 16          /* ... and at most this many of them */
+#define ATAPI_DATA_BYTES 64u           /* REQUEST SENSE / READ CAPACITY data, in the data page */
+
+/* Sends one SCSI command (cdb, 12 bytes used) with ATA PACKET in slot 0, PIO data-in of up to
+ * len bytes into data. 0; -KEIO for CHECK CONDITION or another error (*tfd gets PxTFD: the
+ * error register's bits 7:4 hold the sense key), after which the port has been restarted
+ * (§6.2.2.1) so the next command can go; -KETIMEDOUT (logged by the caller); -KENXIO when the
+ * port could not be restarted after an error (logged here). After -KETIMEDOUT or -KENXIO no
+ * further command may be sent: port_retire stops the port. *got gets PRDBC, the bytes
+ * transferred. */
+static int atapi_exec(struct ahci_port *p, const uint8_t *cdb, phys_addr_t data, uint32_t len, uint32_t *tfd,
+                      uint32_t *got) {
+    struct ahci_cmd_table *t = p->tables[0];
+    memset(t->acmd, 0, sizeof(t->acmd));
+    memcpy(t->acmd, cdb, 12);
+    struct dma_seg seg = {data, len};
+    int nprd = len ? ahci_build_prdt(&seg, 1, t->prdt, AHCI_PRDT_ENTRIES, p->hba->addr64) : 0;
+    if (nprd < 0) return -KEINVAL;
+    atapi_fill_packet_fis(t->cfis, (uint16_t)len, false);
+    p->cmd_list[0].flags = (uint16_t)(AHCI_HDR_CFL_H2D | AHCI_HDR_ATAPI);
+    p->cmd_list[0].prdtl = (uint16_t)nprd;
+    p->cmd_list[0].prdbc = 0;
+    uint32_t is;
+    int r = slot0_run_polled(p, ATAPI_CMD_TIMEOUT_US, tfd, &is);
+    *got = p->cmd_list[0].prdbc;
+    if (r != -KEIO) return r;
+    /* §6.2.2.1: after an error the port runs again only once PxCMD.ST has gone 0 and back to
+     * 1, with PxSERR and PxIS cleared. The slot is emptied first: some HBAs (QEMU) keep the
+     * PxCI bit across the stop and would run the old command again at the start. */
+    char l[32];
+    if (port_stop(p) < 0) return -KENXIO; /* logged by port_stop */
+    slot_neutralize(p, 0);
+    PX(p, PX_SERR) = 0xffffffffu;
+    PX(p, PX_IS) = 0xffffffffu;
+    uint32_t status = PX(p, PX_TFD) & 0xff;
+    if ((status & (ATA_STS_BSY | ATA_STS_DRQ)) || port_start(p) < 0 ||
+        !wait_reg(&PX(p, PX_CI), 1, 0, ATAPI_CMD_TIMEOUT_US)) {
+        printk(LOG_ERR, "%s: ATAPI device, port could not be restarted after an error (status 0x%02x, PxCMD "
+               "0x%08x, PxCI 0x%08x)\n", port_label(p, l, sizeof(l)), status, PX(p, PX_CMD), PX(p, PX_CI));
+        return -KENXIO;
+    }
+    return -KEIO;
+}
+
+/* Asks for the sense data of the last CHECK CONDITION (tfd: its PxTFD). When REQUEST SENSE
+ * itself fails or sends unusable data, the error register's sense key is used (ASC
+ * unknown). 0, or -KETIMEDOUT / -KENXIO when the port can take no further command (logged). */
+static int atapi_sense(struct ahci_port *p, phys_addr_t data, uint32_t tfd, struct atapi_sense *sense) {
+    const uint8_t cdb[12] = {SCSI_REQUEST_SENSE, 0, 0, 0, 18};
+    uint32_t tfd2, got = 0;
+    memset(phys_to_virt(data), 0, ATAPI_DATA_BYTES);
+    int r = atapi_exec(p, cdb, data, 18, &tfd2, &got);
+    if (r == 0 && atapi_parse_sense(phys_to_virt(data), MIN(got, 18u), sense) == 0) return 0;
+    if (r == -KETIMEDOUT) {
+        char l[32];
+        printk(LOG_ERR, "%s: ATAPI device, REQUEST SENSE did not complete within %u ms (status 0x%02x)\n",
+               port_label(p, l, sizeof(l)), ATAPI_CMD_TIMEOUT_US / 1000, tfd2 & 0xff);
+    }
+    if (r == -KETIMEDOUT || r == -KENXIO) return r;
+    memset(sense, 0, sizeof(*sense));
+    sense->key = (uint8_t)((tfd >> 12) & 0xf);
+    return 0;
+}
+
+static void atapi_describe_sense(const struct atapi_sense *s, char *buf, size_t size) {
+    if (s->asc_valid)
+        ksnprintf(buf, size, "sense key %u (%s), ASC 0x%02x ASCQ 0x%02x", s->key, atapi_sense_key_name(s->key),
+                  s->asc, s->ascq);
+    else
+        ksnprintf(buf, size, "sense key %u (%s)", s->key, atapi_sense_key_name(s->key));
+}
+
+/* TEST UNIT READY until the drive is ready or says it has no medium, then READ CAPACITY(10).
+ * 1 with *blocks / *block_size for a medium, 0 for none, -errno after logging why not.
+ * "No medium" needs two MEDIUM NOT PRESENT answers in a row: a drive whose disc was just
+ * inserted may first answer MEDIUM NOT PRESENT once, then UNIT ATTENTION (medium may have
+ * changed), then ready (QEMU's ATAPI model does exactly that after a media change). All the
+ * attempts together are bounded by ATAPI_PROBE_NS and ATAPI_TUR_ATTEMPTS. */
+static int atapi_medium(struct ahci_port *p, phys_addr_t data, const char *l, uint64_t *blocks,
+                        uint32_t *block_size) {
+    const uint8_t tur[12] = {SCSI_TEST_UNIT_READY};
+    uint64_t deadline = time_ns() + ATAPI_PROBE_NS;
+    int no_medium = 0, attempts = 0;
+    uint32_t tfd, got;
+    char desc[80];
+    for (;;) {
+        attempts++;
+        int r = atapi_exec(p, tur, 0, 0, &tfd, &got);
+        if (r == 0) break;
+        if (r == -KETIMEDOUT)
+            printk(LOG_ERR, "%s: ATAPI device, TEST UNIT READY did not complete within %u ms (status 0x%02x)\n",
+                   l, ATAPI_CMD_TIMEOUT_US / 1000, tfd & 0xff);
+        if (r != -KEIO) return r;
+        struct atapi_sense sense;
+        r = atapi_sense(p, data, tfd, &sense);
+        if (r < 0) return r;
+        enum atapi_tur_verdict v = atapi_tur_verdict(&sense);
+        if (v == ATAPI_TUR_NO_MEDIUM && ++no_medium >= 2) return 0;
+        if (v != ATAPI_TUR_NO_MEDIUM) no_medium = 0;
+        atapi_describe_sense(&sense, desc, sizeof(desc));
+        if (v == ATAPI_TUR_FAILED) {
+            printk(LOG_ERR, "%s: ATAPI device, TEST UNIT READY failed: %s\n", l, desc);
+            return -KEIO;
+        }
+        if (time_ns() >= deadline || attempts >= ATAPI_TUR_ATTEMPTS) {
+            printk(LOG_ERR, "%s: ATAPI device, not ready after %d TEST UNIT READY in %llu ms (last: %s)\n", l,
+                   attempts, ATAPI_PROBE_NS / 1000000, desc);
+            return -KETIMEDOUT;
+        }
+        if (v == ATAPI_TUR_RETRY && sense.key == SCSI_SENSE_NOT_READY) task_sleep_ns(10000000); /* spinning up */
+    }
+    const uint8_t cap[12] = {SCSI_READ_CAPACITY_10};
+    memset(phys_to_virt(data), 0, ATAPI_DATA_BYTES);
+    int r = atapi_exec(p, cap, data, 8, &tfd, &got);
+    if (r == -KEIO) {
+        struct atapi_sense sense;
+        r = atapi_sense(p, data, tfd, &sense);
+        if (r < 0) return r;
+        atapi_describe_sense(&sense, desc, sizeof(desc));
+        printk(LOG_ERR, "%s: ATAPI device, READ CAPACITY failed: %s\n", l, desc);
+        return -KEIO;
+    }
+    if (r == -KETIMEDOUT)
+        printk(LOG_ERR, "%s: ATAPI device, READ CAPACITY did not complete within %u ms (status 0x%02x)\n", l,
+               ATAPI_CMD_TIMEOUT_US / 1000, tfd & 0xff);
+    if (r < 0) return r;
+    const uint8_t *d = phys_to_virt(data);
+    r = atapi_parse_capacity(d, MIN(got, 8u), blocks, block_size);
+    if (r < 0)
+        printk(LOG_ERR, "%s: ATAPI device, READ CAPACITY data not usable (%u bytes: "
+               "%02x%02x%02x%02x %02x%02x%02x%02x)\n", l, got, d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]);
+    return r < 0 ? r : 1;
+}
+
+/* The CD-ROM drive (or another ATAPI device): says in one line whether a medium is in and
+ * how large it is, then leaves the port stopped. It is not a block device of ours. */
+static void atapi_probe(struct ahci_port *p, const char *l) {
+    if (tables_setup(p, 1, l) < 0) {
+        printk(LOG_ERR, "%s: ATAPI device, medium not probed\n", l);
+        return;
+    }
+    PX(p, PX_IE) = 0; /* polled: the port's interrupts stay off */
+    if (port_start(p) < 0) {
+        printk(LOG_ERR, "%s: ATAPI device, port did not start; medium not probed\n", l);
+        port_retire(p, 0, l);
+        return;
+    }
+    phys_addr_t data = pmm_alloc();
+    if (!data || !dma_ok(p->hba, data, PAGE_SIZE)) {
+        printk(LOG_ERR, "%s: ATAPI device, no memory for its data; medium not probed\n", l);
+        port_retire(p, data, l);
+        return;
+    }
+    uint64_t blocks = 0;
+    uint32_t block_size = 0;
+    int r = atapi_medium(p, data, l, &blocks, &block_size);
+    if (r == 0) printk(LOG_INFO, "%s: ATAPI device, no medium\n", l);
+    else if (r > 0)
+        printk(LOG_INFO, "%s: ATAPI device, medium of %llu %u-byte blocks\n", l, (unsigned long long)blocks,
+               block_size);
+    port_retire(p, data, l);
 }
 
 static void probe_port(struct ahci_hba *h, unsigned n) {
@@ -764,8 +992,9 @@ static void probe_port(struct ahci_hba *h, unsigned n) {
     uint32_t sig = PX(p, PX_SIG), tfd = PX(p, PX_TFD);
     bool answers = sig != 0xffffffffu && !(tfd & (ATA_STS_BSY | ATA_STS_DRQ));
     if (sig == AHCI_SIG_ATAPI) {
-        printk(LOG_INFO, "%s: ATAPI device, %s (status 0x%02x); not used as a block device\n", l,
-               answers ? "answers" : "does not answer", tfd & 0xff);
+        /* q35's CD-ROM drive: reported with its medium, not used as a block device. */
+        if (answers) atapi_probe(p, l);
+        else printk(LOG_WARN, "%s: ATAPI device, does not answer (status 0x%02x); skipped\n", l, tfd & 0xff);
         return;
     }
     if (!answers) {
@@ -913,5 +1142,8 @@ void ahci_init(void) {
         }
         hba_init(d, controllers++);
     }
+    /* q35 always has its on-board AHCI controller (ICH9, 00:1f.2), even with no drive
+     * attached (then every port is reported empty: "0 of 6 ports with a device"), so this
+     * line only shows on other machines (i440fx, microvm, real boards without AHCI). */
     if (!controllers) printk(LOG_INFO, "ahci: no AHCI controller\n");
 }

@@ -7,7 +7,11 @@
  *   integrity word 255.
  * - PRDT entries (AHCI 1.3.1 §4.2.3.3), the Register H2D FIS (SATA 3.x §10.5.6, layout in
  *   AHCI 1.3.1 §4.2.3.1), PxSIG (§3.3.9) and PxSSTS (§3.3.10) decoding, error attribution
- *   (§6.2.2.1), and the task-file status / error fields (ACS §6.2, §6.3). */
+ *   (§6.2.2.1), and the task-file status / error fields (ACS §6.2, §6.3).
+ * - ATAPI (the CD-ROM probe): the PACKET command's H2D FIS (ACS PACKET: features bit 0 =
+ *   DMA, byte count limit in the cylinder registers), SCSI sense data in fixed and
+ *   descriptor format and the sense keys (SPC-4), the TEST UNIT READY verdict, and the
+ *   READ CAPACITY(10) data (SBC-3: last LBA and block length, big-endian). */
 #include "types.h"
 #include "kerrno.h"
 #include "kstring.h"
@@ -99,6 +103,7 @@ const char *ata_command_name(uint8_t command) {
     case ATA_CMD_WRITE_DMA_EXT: return "WRITE DMA EXT";
     case ATA_CMD_FLUSH_CACHE: return "FLUSH CACHE";
     case ATA_CMD_FLUSH_CACHE_EXT: return "FLUSH CACHE EXT";
+    case ATA_CMD_PACKET: return "PACKET";
     default: return "ATA command";
     }
 }
@@ -165,6 +170,16 @@ void ahci_fill_h2d_fis(uint8_t *fis, uint8_t command, uint64_t lba, uint16_t cou
     if (command == ATA_CMD_IDENTIFY) fis[7] = 0;
 }
 
+void atapi_fill_packet_fis(uint8_t *fis, uint16_t byte_count_limit, bool dma) {
+    ahci_fill_h2d_fis(fis, ATA_CMD_PACKET, 0, 0);
+    if (byte_count_limit == 0xffff) byte_count_limit = 0xfffe;
+    byte_count_limit &= (uint16_t)~1u; /* the limit is even (ACS PACKET) */
+    fis[3] = dma ? 0x01 : 0x00;        /* features: DMA; DMADIR stays 0 */
+    fis[5] = (uint8_t)byte_count_limit;
+    fis[6] = (uint8_t)(byte_count_limit >> 8);
+    fis[7] = 0;                        /* device: no LBA bit for PACKET */
+}
+
 uint32_t ahci_max_sectors(uint32_t sector_size, int prdt_entries, bool lba48) {
     if (sector_size < 512 || prdt_entries < 2) return 0;
     uint64_t bytes = (uint64_t)(prdt_entries - 1) * 4096;
@@ -202,4 +217,74 @@ int ahci_describe_ssts(uint32_t ssts, char *buf, size_t size) {
 uint32_t ahci_failed_slots(uint32_t outstanding, uint32_t ci, uint32_t proven_ok) {
     uint32_t candidates = (outstanding & ci) | (outstanding & ~ci & ~proven_ok);
     return (candidates && !(candidates & (candidates - 1))) ? candidates : 0;
+}
+
+/* ---- ATAPI: sense data and READ CAPACITY ---- */
+
+int atapi_parse_sense(const uint8_t *data, size_t len, struct atapi_sense *out) {
+    if (!data || !out) return -KEINVAL;
+    memset(out, 0, sizeof(*out));
+    if (len < 1) return -KEINVAL;
+    uint8_t code = data[0] & 0x7f; /* bit 7 of the fixed format is VALID (the INFORMATION field) */
+    if (code == 0x70 || code == 0x71) {
+        if (len < 3) return -KEINVAL;
+        out->key = data[2] & 0x0f;
+        /* ASC and ASCQ are bytes 12 and 13: present when the device sent them and the
+         * additional sense length (byte 7, counting from byte 8) covers them. */
+        if (len >= 14 && data[7] >= 6) {
+            out->asc = data[12];
+            out->ascq = data[13];
+            out->asc_valid = true;
+        }
+        return 0;
+    }
+    if (code == 0x72 || code == 0x73) {
+        if (len < 2) return -KEINVAL;
+        out->key = data[1] & 0x0f;
+        if (len >= 4) {
+            out->asc = data[2];
+            out->ascq = data[3];
+            out->asc_valid = true;
+        }
+        return 0;
+    }
+    return -KEINVAL;
+}
+
+const char *atapi_sense_key_name(uint8_t key) {
+    static const char *const names[16] = {
+        "NO SENSE", "RECOVERED ERROR", "NOT READY", "MEDIUM ERROR", "HARDWARE ERROR", "ILLEGAL REQUEST",
+        "UNIT ATTENTION", "DATA PROTECT", "BLANK CHECK", "VENDOR SPECIFIC", "COPY ABORTED", "ABORTED COMMAND",
+        "EQUAL", "VOLUME OVERFLOW", "MISCOMPARE", "reserved",
+    };
+    return names[key & 0x0f];
+}
+
+enum atapi_tur_verdict atapi_tur_verdict(const struct atapi_sense *sense) {
+    if (!sense) return ATAPI_TUR_FAILED;
+    switch (sense->key) {
+    case 0x0: /* CHECK CONDITION without a reason: ask again */
+    case SCSI_SENSE_UNIT_ATTENTION: /* power on, reset, medium may have changed: reported once */
+        return ATAPI_TUR_RETRY;
+    case SCSI_SENSE_NOT_READY:
+        if (!sense->asc_valid) return ATAPI_TUR_FAILED;
+        if (sense->asc == SCSI_ASC_MEDIUM_NOT_PRESENT) return ATAPI_TUR_NO_MEDIUM;
+        /* LOGICAL UNIT NOT READY, in progress of becoming ready (a tray closing, a disc
+         * spinning up): ask again, within the caller's bound. */
+        if (sense->asc == SCSI_ASC_NOT_READY && sense->ascq == 0x01) return ATAPI_TUR_RETRY;
+        return ATAPI_TUR_FAILED;
+    default:
+        return ATAPI_TUR_FAILED;
+    }
+}
+
+int atapi_parse_capacity(const uint8_t *data, size_t len, uint64_t *blocks, uint32_t *block_size) {
+    if (!data || !blocks || !block_size || len < 8) return -KEINVAL;
+    uint32_t last = (uint32_t)data[0] << 24 | (uint32_t)data[1] << 16 | (uint32_t)data[2] << 8 | data[3];
+    uint32_t size = (uint32_t)data[4] << 24 | (uint32_t)data[5] << 16 | (uint32_t)data[6] << 8 | data[7];
+    if (size == 0 || size > 65536) return -KEINVAL;
+    if (last == 0xffffffffu) return -KERANGE;
+    *blocks = (uint64_t)last + 1;
+    *block_size = size;
+    return 0;
 }

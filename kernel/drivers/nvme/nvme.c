@@ -16,7 +16,8 @@
  * non-zero status becomes -KEIO with the decoded status logged. Without a local APIC (the
  * PIC fallback) or without MSI-X/MSI, no interrupt can arrive: the completion queue is then
  * created without interrupts and a 1 ms timer reaps it while commands are in flight. The
- * pure helpers (PRPs, status text, identify parsing) are in nvme_util.c. */
+ * pure helpers (PRPs, status text, identify parsing) are in nvme_util.c. The self-tests get
+ * two read-only hooks at the end (the I/O queue's MSI-X entry, unreaped completions). */
 #include "types.h"
 #include "kerrno.h"
 #include "kstring.h"
@@ -735,4 +736,37 @@ uint64_t nvme_controller_resets(int index) {
     if (index < 0 || index >= controller_count)
         return 0;
     return controllers[index]->resets;
+}
+
+volatile uint32_t *nvme_io_msix_entry(int index) {
+    if (index < 0 || index >= controller_count)
+        return NULL;
+    struct nvme_ctrl *c = controllers[index];
+    if (c->polled || !pci_msix_table_size(c->pci))
+        return NULL;
+    return pci_msix_entry(c->pci, c->irq_entry);
+}
+
+int nvme_io_cq_unreaped(int index) {
+    if (index < 0 || index >= controller_count)
+        return -1;
+    struct nvme_ctrl *c = controllers[index];
+    uint64_t flags = spin_lock_irqsave(&c->lock);
+    int n = -1;
+    if (c->state == NVME_LIVE) {
+        const struct nvme_queue *q = &c->io;
+        uint16_t head = q->cq_head;
+        uint8_t phase = q->phase;
+        /* Walk forward like reap_locked would, without moving the head or ringing doorbells. */
+        for (n = 0; n < q->entries; n++) {
+            if ((q->cq[head].status & 1) != phase)
+                break;
+            if (++head == q->entries) {
+                head = 0;
+                phase ^= 1;
+            }
+        }
+    }
+    spin_unlock_irqrestore(&c->lock, flags);
+    return n;
 }

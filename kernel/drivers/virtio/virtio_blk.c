@@ -10,7 +10,14 @@
  * One request queue (queue 0) with an MSI-X vector of its own; the interrupt collects used
  * entries and calls blk_complete. Headers and status bytes live in a per-device DMA page,
  * one slot per request in flight. A full queue puts the submitter to sleep until
- * completions free descriptors. ops->reset resets the device and fails what was in flight. */
+ * completions free descriptors. ops->reset resets the device and fails what was in flight.
+ * Resets are serialised by a mutex (two requests timing out together must not interleave:
+ * one reset's ring wipe would lose a chain posted after the other finished). A device that
+ * does not acknowledge the reset (§4.1.4.3.2: status never reads back 0) may still write into
+ * the buffers of the requests it holds: it is marked dead, bus mastering is switched off, and
+ * those requests are neither completed nor forgotten (their slots and descriptors stay taken);
+ * new requests fail with -KEIO. A later reset that the device does acknowledge brings it back
+ * and only then forgets them (their owners have long given up on them). */
 #include "virtio.h"
 #include "virtio_blk.h"
 #include "block.h"
@@ -22,6 +29,7 @@
 #include "kprintf.h"
 #include "kstring.h"
 #include "kerrno.h"
+#include "sched.h"
 
 /* feature bits (§5.2.3) */
 #define VIRTIO_BLK_F_SIZE_MAX 1
@@ -76,6 +84,7 @@ struct vblk {
     spinlock_t lock;               /* slots and the resetting flag */
     struct wait_queue space_wq;    /* submitters waiting for a slot or descriptors */
     struct mutex submit_mutex;     /* one submitter builds a chain at a time (scratch) */
+    struct mutex reset_mutex;      /* one reset at a time */
     struct vblk_slot *slots;
     uint16_t *free_slots;
     unsigned nslots, nfree;
@@ -90,6 +99,8 @@ struct vblk {
     bool flush;
     bool resetting;
     bool dead;                     /* a reset failed: every request fails */
+    bool inject_reset_failure;     /* self-tests: the next reset acts as if unacknowledged */
+    unsigned stranded;             /* requests held by a dead device (never completed) */
     uint64_t requests, flushes, errors, queue_full_waits, resets;
 };
 
@@ -116,6 +127,10 @@ static void vblk_event(struct virtqueue *vq, void *arg) {
     struct virtq_completion c;
     int r;
     bool freed = false;
+    /* A dead device's requests belong to callers that were told they timed out: whatever it
+     * claims to have finished is not completed (their memory may be gone). */
+    if (__atomic_load_n(&d->dead, __ATOMIC_ACQUIRE))
+        return;
     while ((r = virtq_get_used(vq, &c)) != 0) {
         if (r < 0)
             continue; /* reported by the virtqueue; nothing to complete */
@@ -200,6 +215,8 @@ static int build_data(struct vblk *d, int nsegs) {
 static int vblk_submit(struct blk_device *bd, struct blk_request *req) {
     struct vblk *d = bd->priv;
     uint32_t type;
+    if (__atomic_load_n(&d->dead, __ATOMIC_ACQUIRE))
+        return -KEIO;
     switch (req->op) {
     case BLK_OP_READ: type = VIRTIO_BLK_T_IN; break;
     case BLK_OP_WRITE: type = VIRTIO_BLK_T_OUT; break;
@@ -265,25 +282,96 @@ static void fail_inflight(void *cookie, void *arg) {
     blk_complete(req, -KEIO);
 }
 
+/* Drain callback after a dead device finally reset: its requests' owners gave up on them
+ * long ago (the block layer reported a timeout), so they are released without a word. */
+static void forget_stranded(void *cookie, void *arg) {
+    struct vblk *d = arg;
+    put_slot(d, cookie);
+}
+
+/* PCI command register (PCI 3.0 §6.2.2): bus mastering on or off. */
+static void set_bus_master(struct vblk *d, bool on) {
+    const struct pci_device *p = d->vd.pci;
+    if (on) {
+        pci_enable_command(p, PCI_CMD_BUS_MASTER);
+        return;
+    }
+    if (!pci_ops)
+        return;
+    uint16_t cmd = pci_read16(pci_ops, p->bus, p->dev, p->fn, 0x04);
+    pci_write16(pci_ops, p->bus, p->dev, p->fn, 0x04, (uint16_t)(cmd & ~PCI_CMD_BUS_MASTER));
+}
+
 static void vblk_reset(struct blk_device *bd) {
     struct vblk *d = bd->priv;
+    /* Not interruptible: the caller's request must be settled before we return, killed or
+     * not. A killed task's sleep returns at once, so it yields instead of spinning. */
+    while (!mutex_trylock(&d->reset_mutex))
+        if (task_sleep_ns(1000000) < 0)
+            task_yield();
+    bool was_dead = d->dead;
     uint64_t fl = spin_lock_irqsave(&d->lock);
     d->resetting = true;
     spin_unlock_irqrestore(&d->lock, fl);
     d->resets++;
-    pr_warn("%s: resetting the device (%u requests in flight fail with EIO)\n", bd->name,
-            virtq_inflight(d->vq));
-    virtio_reset(&d->vd); /* the device stops using the rings */
-    virtq_drain(d->vq, fail_inflight, d);
-    int r = virtio_restart(&d->vd);
+    unsigned inflight = virtq_inflight(d->vq);
+    if (was_dead)
+        pr_warn("%s: trying to reset the dead device again (%u requests still held by it)\n", bd->name,
+                d->stranded);
+    else
+        pr_warn("%s: resetting the device (%u requests in flight)\n", bd->name, inflight);
+    int r;
+    if (d->inject_reset_failure) {
+        d->inject_reset_failure = false;
+        r = -KETIMEDOUT;
+        pr_err("%s: (self-test) the device reset is treated as unacknowledged\n", bd->name);
+    } else {
+        r = virtio_reset(&d->vd); /* the device stops using the rings */
+    }
+    if (r) {
+        /* The device may still read the rings and write into the buffers of every chain it
+         * holds: completing or forgetting them would hand that memory back while it can still
+         * be written. Keep their slots and descriptors, cut the device off the bus, and fail
+         * everything new. */
+        set_bus_master(d, false);
+        fl = spin_lock_irqsave(&d->lock);
+        __atomic_store_n(&d->dead, true, __ATOMIC_RELEASE);
+        d->resetting = false;
+        spin_unlock_irqrestore(&d->lock, fl);
+        d->stranded = virtq_inflight(d->vq); /* fixed from now on: nothing completes or posts */
+        pr_err("%s: the device did not acknowledge the reset (error %d): it is out of service, bus mastering "
+               "is off, and the %u requests it holds are kept, never completed; new requests fail with EIO\n",
+               bd->name, r, d->stranded);
+        wake_up_all(&d->space_wq);
+        mutex_unlock(&d->reset_mutex);
+        return;
+    }
+    if (was_dead) {
+        /* The device acknowledged this time: it no longer touches memory, so the chains it
+         * held can be released (not completed: their owners were told of the timeout). */
+        set_bus_master(d, true);
+        virtq_drain(d->vq, forget_stranded, d);
+        pr_warn("%s: the device acknowledged the reset; released the %u requests it held\n", bd->name,
+                d->stranded);
+    } else {
+        int failed = virtq_drain(d->vq, fail_inflight, d);
+        if (failed)
+            pr_warn("%s: failed %d request%s in flight with EIO\n", bd->name, failed, failed == 1 ? "" : "s");
+    }
+    r = virtio_restart(&d->vd);
     fl = spin_lock_irqsave(&d->lock);
     d->resetting = false;
-    if (r) {
-        d->dead = true;
-        pr_err("%s: the device did not come back after reset (%d); it is out of service\n", bd->name, r);
-    }
+    d->stranded = 0;
+    /* If the restart failed the device was still reset: nothing is in flight, so marking it
+     * dead here strands nothing, and a later reset may try again. */
+    __atomic_store_n(&d->dead, r != 0, __ATOMIC_RELEASE);
     spin_unlock_irqrestore(&d->lock, fl);
+    if (r)
+        pr_err("%s: the device did not come back after reset (%d); it is out of service\n", bd->name, r);
+    else if (was_dead)
+        pr_info("%s: the device is back in service\n", bd->name);
     wake_up_all(&d->space_wq);
+    mutex_unlock(&d->reset_mutex);
 }
 
 static const struct blk_driver_ops vblk_ops = {
@@ -324,6 +412,7 @@ static int vblk_probe(const struct pci_device *pci, const char *name) {
     spin_init(&d->lock, "virtio-blk");
     wait_queue_init(&d->space_wq, "virtio-blk-space");
     mutex_init(&d->submit_mutex, "virtio-blk-submit");
+    mutex_init(&d->reset_mutex, "virtio-blk-reset");
     int r = virtio_pci_open(&d->vd, pci, name);
     if (r == 0 && d->vd.device_id != VIRTIO_ID_BLOCK) {
         pr_err("%s: virtio device %04x is not a block device (type %u)\n", name, pci->device,
@@ -455,7 +544,7 @@ void virtio_blk_init(void) {
 bool virtio_blk_get_info(const struct blk_device *dev, struct virtio_blk_info *out) {
     if (!dev || dev->ops != &vblk_ops)
         return false;
-    const struct vblk *d = dev->priv;
+    struct vblk *d = dev->priv;
     *out = (struct virtio_blk_info){
         .queue_size = d->vq->size,
         .max_data_segs = d->max_data_segs,
@@ -468,9 +557,22 @@ bool virtio_blk_get_info(const struct blk_device *dev, struct virtio_blk_info *o
         .errors = d->errors,
         .queue_full_waits = d->queue_full_waits,
         .resets = d->resets,
+        .dead = d->dead,
+        .stranded = d->stranded,
+        .slots = d->nslots,
+        .free_slots = d->nfree,
+        .free_descriptors = virtq_num_free(d->vq),
+        .inflight = virtq_inflight(d->vq),
         .pci_bus = d->vd.pci->bus,
         .pci_dev = d->vd.pci->dev,
         .pci_fn = d->vd.pci->fn,
     };
     return true;
+}
+
+void virtio_blk_inject_reset_failure(struct blk_device *dev) {
+    if (!dev || dev->ops != &vblk_ops)
+        return;
+    struct vblk *d = dev->priv;
+    d->inject_reset_failure = true;
 }

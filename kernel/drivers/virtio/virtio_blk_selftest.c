@@ -6,7 +6,10 @@
  * The scattered-buffer tests map separately allocated frames, in an order where no two
  * neighbours are physically adjacent, into a private virtual window, so a request really
  * becomes one descriptor per page. The scratch test puts the original bytes back, so the
- * blk_persist pattern the host checks survives whatever order the groups run in. */
+ * blk_persist pattern the host checks survives whatever order the groups run in (the NVMe
+ * write test does the same on its disk). The last two tests use vdc (build/part-gpt.img),
+ * not the boot disk: resets from two tasks at once during I/O, and a reset the device does
+ * not acknowledge (injected), which takes the device out of service until a working reset. */
 #include "types.h"
 #include "selftest.h"
 #include "block.h"
@@ -540,4 +543,178 @@ SELFTEST(virtio_blk, reset_fails_inflight_requests_and_device_recovers) {
               (unsigned long long)after.resets);
     ST_ASSERT(t, rr == 0 && sig, "after the reset, sector 0 read %d with signature %s", rr, sig ? "ok" : "wrong");
     ST_ASSERT(t, irq_after > irq_before, "after the reset the completion did not come by interrupt");
+}
+
+/* ---- resets that overlap, and a device that does not acknowledge its reset (vdc) ---- */
+
+/* vdc (build/part-gpt.img): these tests take a device out of service for a moment, and it
+ * is better that this is not the boot disk. */
+static struct blk_device *vdc(struct selftest_ctx *t) {
+    struct blk_device *d = blk_find("vdc");
+    if (!d)
+        selftest_fail(t, "no device vdc");
+    else if (!d->driver || strcmp(d->driver, "virtio-blk") != 0)
+        selftest_fail(t, "vdc is driven by %s, not virtio-blk", d->driver ? d->driver : "(none)");
+    else
+        return d;
+    return NULL;
+}
+
+static uint16_t command_register(const struct virtio_blk_info *info) {
+    return pci_read16(pci_ops, info->pci_bus, info->pci_dev, info->pci_fn, 0x04);
+}
+
+#define STORM_RESETS 5 /* per resetting task */
+
+struct reset_storm {
+    struct blk_device *dev;
+    volatile bool stop;
+    int reads, ok, eio, other, other_status;
+};
+
+static int64_t storm_reset_task(void *arg) {
+    struct reset_storm *s = arg;
+    for (int i = 0; i < STORM_RESETS; i++) {
+        s->dev->ops->reset(s->dev);
+        task_sleep_ns(1000000);
+    }
+    return 0;
+}
+
+static int64_t storm_read_task(void *arg) {
+    struct reset_storm *s = arg;
+    uint8_t *buf = kmalloc(4096);
+    if (!buf)
+        return -KENOMEM;
+    for (uint64_t lba = 0; !s->stop; lba = (lba + 8) % 512) {
+        int r = blk_read(s->dev, lba, 8, buf);
+        s->reads++;
+        if (r == 0) {
+            s->ok++;
+        } else if (r == -KEIO) {
+            s->eio++; /* failed by a reset three times in a row: allowed */
+        } else {
+            s->other++;
+            s->other_status = r;
+        }
+    }
+    kfree(buf);
+    return 0;
+}
+
+/* Two tasks reset the device at the same time while a third reads. Resets are serialised, so
+ * none wipes a chain posted after another finished: every read ends with 0 or -KEIO (never a
+ * timeout from a lost chain), and afterwards every slot and descriptor is free again. */
+SELFTEST_TIMEOUT(virtio_blk, concurrent_resets_during_io_lose_no_request, 20000) {
+    struct blk_device *d = vdc(t);
+    if (!d) return;
+    struct virtio_blk_info info, after;
+    virtio_blk_get_info(d, &info);
+    struct reset_storm *s = kzalloc(sizeof(*s));
+    ST_ASSERT(t, s, "no memory");
+    s->dev = d;
+    tid_t reader = task_create("st-vblk-storm-rd", storm_read_task, s, PRIO_NORMAL);
+    task_sleep_ns(2000000);
+    tid_t r1 = task_create("st-vblk-storm-r1", storm_reset_task, s, PRIO_NORMAL);
+    tid_t r2 = task_create("st-vblk-storm-r2", storm_reset_task, s, PRIO_NORMAL);
+    int64_t v1 = -1, v2 = -1, vr = -1;
+    if (r1 >= 0)
+        task_join(r1, &v1);
+    if (r2 >= 0)
+        task_join(r2, &v2);
+    task_sleep_ns(2000000);
+    s->stop = true;
+    if (reader >= 0)
+        task_join(reader, &vr);
+    virtio_blk_get_info(d, &after);
+    uint8_t *sec = kzalloc(512);
+    int rr = sec ? blk_read(d, 0, 1, sec) : -KENOMEM;
+    bool sig = sec && sec[510] == 0x55 && sec[511] == 0xaa;
+    kfree(sec);
+    struct reset_storm res = *s;
+    kfree(s);
+    pr_info("virtio_blk: %d reads during %d concurrent resets: %d ok, %d failed by a reset\n", res.reads,
+            2 * STORM_RESETS, res.ok, res.eio);
+    ST_ASSERT(t, reader >= 0 && r1 >= 0 && r2 >= 0, "task_create failed");
+    ST_ASSERT(t, vr == 0, "the reader task ended with %lld", (long long)vr);
+    ST_ASSERT(t, res.reads > 0, "no read ran during the resets");
+    ST_ASSERT(t, res.other == 0, "%d reads ended with neither 0 nor -KEIO (last %d)", res.other, res.other_status);
+    ST_ASSERT(t, after.resets == info.resets + 2 * STORM_RESETS, "reset count %llu -> %llu",
+              (unsigned long long)info.resets, (unsigned long long)after.resets);
+    ST_ASSERT(t, !after.dead, "the device is out of service after the resets");
+    ST_ASSERT(t, after.inflight == 0 && after.free_slots == after.slots, "%u chains in flight, %u of %u slots free",
+              after.inflight, after.free_slots, after.slots);
+    ST_ASSERT(t, after.free_descriptors == after.queue_size, "%u of %u descriptors free", after.free_descriptors,
+              (unsigned)after.queue_size);
+    ST_ASSERT(t, rr == 0 && sig, "after the resets, sector 0 read %d with signature %s", rr, sig ? "ok" : "wrong");
+}
+
+/* A reset the device does not acknowledge (injected: virtio_reset "times out") must not hand
+ * back the memory of requests the device still holds: the request stays not completed, the
+ * device is marked dead with bus mastering off, and new I/O fails with -KEIO at once. A later
+ * reset that works brings the device back, releases the slot without completing the request
+ * (its owner was told it timed out), and I/O works again by interrupt. */
+SELFTEST(virtio_blk, unacknowledged_reset_keeps_requests_and_fails_new_io) {
+    struct blk_device *d = vdc(t);
+    if (!d) return;
+    struct virtio_blk_info info, dead, back;
+    virtio_blk_get_info(d, &info);
+    ST_ASSERT(t, info.msix && info.msix_entry > 0, "needs the queue's own MSI-X entry");
+    volatile uint32_t *entry = queue_msix_entry(&info);
+    ST_ASSERT(t, entry, "cannot reach MSI-X entry %d", info.msix_entry);
+    /* On the heap: the request must outlive this function's view of it while the dead device
+     * holds it; it is freed only after the device has really been reset. */
+    struct blk_request *req = kzalloc(sizeof(*req)), *req2 = kzalloc(sizeof(*req2));
+    struct wait_queue *wq = kmalloc(sizeof(*wq));
+    uint8_t *buf = kmalloc(4096), *sec = kzalloc(512);
+    if (!req || !req2 || !wq || !buf || !sec) {
+        kfree(req); kfree(req2); kfree(wq); kfree(buf); kfree(sec);
+        ST_ASSERT(t, false, "no memory");
+    }
+    wait_queue_init(wq, "st-vblk-dead");
+    *req = (struct blk_request){.op = BLK_OP_READ, .lba = 0, .count = 8, .buf = buf, .waiters = wq};
+    *req2 = (struct blk_request){.op = BLK_OP_READ, .lba = 8, .count = 1, .buf = sec, .waiters = wq};
+    mmio_write32(&entry[3], mmio_read32(&entry[3]) | 1u); /* the completion cannot be reaped */
+    int rs = d->ops->submit(d, req);
+    task_sleep_ns(20000000); /* the device has long finished it; only the interrupt is held */
+    bool early = req->done;
+    virtio_blk_inject_reset_failure(d);
+    d->ops->reset(d);
+    virtio_blk_get_info(d, &dead);
+    bool held = !__atomic_load_n(&req->done, __ATOMIC_ACQUIRE);
+    bool bm_off = !(command_register(&info) & PCI_CMD_BUS_MASTER);
+    int rd = blk_read(d, 0, 1, sec);
+    int rd_direct = d->ops->submit(d, req2);
+    bool logged = log_contains("did not acknowledge the reset");
+    /* A real reset now: the device acknowledges it and comes back. */
+    d->ops->reset(d);
+    mmio_write32(&entry[3], mmio_read32(&entry[3]) & ~1u); /* the stale pending interrupt finds nothing */
+    virtio_blk_get_info(d, &back);
+    bool never_completed = !__atomic_load_n(&req->done, __ATOMIC_ACQUIRE);
+    bool bm_on = command_register(&info) & PCI_CMD_BUS_MASTER;
+    memset(sec, 0, 512);
+    uint64_t irq_before = d->interrupts;
+    int rr = blk_read(d, 0, 1, sec);
+    uint64_t irq_after = d->interrupts;
+    bool sig = sec[510] == 0x55 && sec[511] == 0xaa;
+    kfree(req); kfree(req2); kfree(wq); kfree(buf); kfree(sec);
+    ST_ASSERT(t, rs == 0, "submit returned %d", rs);
+    ST_ASSERT(t, !early, "the request completed while its interrupt was masked");
+    ST_ASSERT(t, dead.dead, "the device is not marked dead after an unacknowledged reset");
+    ST_ASSERT(t, held, "the request the device still holds was completed by the failed reset");
+    ST_ASSERT(t, dead.stranded == 1 && dead.inflight == 1, "dead device holds %u requests (%u chains), expected 1",
+              dead.stranded, dead.inflight);
+    ST_ASSERT(t, bm_off, "bus mastering is still on for the dead device");
+    ST_ASSERT(t, rd == -KEIO && rd_direct == -KEIO, "I/O to the dead device gave %d (blk_read) and %d (submit), "
+              "expected %d", rd, rd_direct, -KEIO);
+    ST_ASSERT(t, logged, "the log does not say the device did not acknowledge the reset");
+    ST_ASSERT(t, !back.dead && bm_on, "after a working reset: dead %d, bus mastering %s", back.dead,
+              bm_on ? "on" : "off");
+    ST_ASSERT(t, never_completed, "the held request was completed when the device came back");
+    ST_ASSERT(t, back.inflight == 0 && back.free_slots == back.slots && back.stranded == 0,
+              "after the device came back: %u chains in flight, %u of %u slots free, %u stranded", back.inflight,
+              back.free_slots, back.slots, back.stranded);
+    ST_ASSERT(t, rr == 0 && sig, "after the device came back, sector 0 read %d with signature %s", rr,
+              sig ? "ok" : "wrong");
+    ST_ASSERT(t, irq_after > irq_before, "the read after recovery did not complete by interrupt");
 }
