@@ -3,7 +3,7 @@
 #
 #   scripts/qemu.sh [--cmdline STR] [--smp N] [--mem SIZE] [--forward] [--timeout SEC]
 #                   [--no-reboot] [--display] [--boot-disk IMAGE] [--disk-dir DIR]
-#                   [--cdrom IMAGE] [--no-nvme] [--no-ahci] [-- EXTRA QEMU ARGS...]
+#                   [--cdrom IMAGE] [--no-nvme] [--no-ahci] [--share DIR] [-- EXTRA QEMU ARGS...]
 #
 # Boots q35 + OVMF (read-only firmware code, a private writable copy of the variables) with
 # the serial console on stdio and the isa-debug-exit device (the guest's selftest verdict
@@ -17,6 +17,9 @@
 # --disk-dir DIR the disks are raw copies kept in DIR (made on first use), so a test can read
 # what the guest wrote. --no-ahci leaves every AHCI port empty (the CD-ROM drive too),
 # --no-nvme attaches no NVMe controller. --boot-disk boots another image as vda.
+# A host directory is shared over virtio-9p with the mount tag "sabos" (9P2000.L): by default
+# the repository's build/ directory, so new programs run without rebuilding an image;
+# --share DIR shares another one.
 # --forward forwards 127.0.0.1:2323 -> guest 23 (telnet) and 127.0.0.1:8080 -> guest 80
 # (HTTP). Everything after `--` goes to QEMU unchanged, so any configuration can be booted by
 # hand, for example
@@ -24,7 +27,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cmdline="" smp=2 mem=512M forward=0 timeout_s=0 noreboot=0 display=0
-boot_disk="$root/build/disk0.img" disk_dir="" cdrom="" nvme=1 ahci=1
+boot_disk="$root/build/disk0.img" disk_dir="" cdrom="" nvme=1 ahci=1 share="$root/build"
 extra=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -40,6 +43,7 @@ while [ $# -gt 0 ]; do
     --cdrom) cdrom=$2; shift 2 ;;
     --no-nvme) nvme=0; shift ;;
     --no-ahci) ahci=0; shift ;;
+    --share) share=$2; shift 2 ;;
     --) shift; extra=("$@"); break ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print } /^set /{ exit }' "$0"; exit 0 ;;
     *) echo "qemu.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
@@ -104,6 +108,9 @@ args=(
     -device virtio-rng-pci,bus=bridge1,addr=0x3,disable-legacy=on
     -serial mon:stdio -no-user-config -nodefaults -vga std
 )
+[ -d "$share" ] || { echo "qemu.sh: the shared directory $share does not exist" >&2; exit 2; }
+args+=(-fsdev "local,id=share0,path=$share,security_model=none"
+       -device virtio-9p-pci,fsdev=share0,mount_tag=sabos,disable-legacy=on)
 if [ "$ahci" = 1 ]; then
     args+=(-drive "$(disk_arg ahci "$root/build/ahci.img")" -device ide-hd,drive=ahci,bus=ide.1)
     if [ -n "$cdrom" ]; then
