@@ -33,3 +33,5 @@
 #define KENOSYS 38
 #define KENOTEMPTY 39
 #define KETIMEDOUT 110
+#define KEPROTO 71
+#define KEMSGSIZE 90
