@@ -18,6 +18,7 @@
 #define KEFAULT 14
 #define KEBUSY 16
 #define KEEXIST 17
+#define KEXDEV 18
 #define KENODEV 19
 #define KENOTDIR 20
 #define KEISDIR 21
