@@ -26,7 +26,7 @@ fat_disk() { # IMAGE LABEL
 }
 
 fat_disk "$out/disk0.img" SABOS
-mmd -i "$out/disk0.img" ::/EFI ::/EFI/BOOT ::/sabos
+mmd -i "$out/disk0.img" ::/EFI ::/EFI/BOOT ::/sabos ::/tmp ::/dev ::/proc ::/ahci ::/nvme ::/9p
 mcopy -i "$out/disk0.img" "$loader" ::/EFI/BOOT/BOOTX64.EFI
 mcopy -i "$out/disk0.img" "$kernel" ::/sabos/kernel.elf
 fat_disk "$out/ahci.img" SABOSAHCI

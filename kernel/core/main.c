@@ -108,6 +108,7 @@ NORETURN void kmain(const struct boot_info *bi) {
     pci_init();
     ps2_init();
     storage_init();
+    fs_boot_mounts();
     pmm_reclaim_boot_services(bi);
     print_banner();
     if (kopts.selftest) selftest_boot_mode(kopts.selftest_group);

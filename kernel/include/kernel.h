@@ -35,3 +35,7 @@ bool shell_exec(const char *line);
 /* The `bench` boot mode (kernel/test/bench.c): measures task switch time, wake-up latency
  * and idle timer interrupts, prints "BENCH name value" lines, then powers QEMU off. */
 NORETURN void bench_run(void);
+
+/* Mounts the boot file systems (kernel/fs/mounts.c): / (FAT32 on vda, or a tmpfs), /tmp,
+ * /dev, /proc, /ahci, /nvme, /9p, each as far as its device and engine exist. */
+void fs_boot_mounts(void);
