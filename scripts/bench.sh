@@ -85,3 +85,10 @@ for dev in vda sda nvme0n1; do
     printf '%-44s %10s %10s %10s\n' "$dev" "$(bench_value "blk_${dev}_seq_read_mbps")" \
         "$(bench_value "blk_${dev}_seq_write_mbps")" "$(bench_value "blk_${dev}_rand_read_iops")"
 done
+
+printf '\n%-44s %10s %10s %10s %10s\n' "files (same boot; 32 MiB file, 4 KiB files)" "read MB/s" "write MB/s" "create/s" "delete/s"
+for fs in fs_fat32_vda fs_9p; do
+    label=$([ "$fs" = fs_9p ] && echo "/9p (virtio-9p share)" || echo "/ (FAT32 on virtio-blk)")
+    printf '%-44s %10s %10s %10s %10s\n' "$label" "$(bench_value "${fs}_read_mbps")" "$(bench_value "${fs}_write_mbps")" \
+        "$(bench_value "${fs}_small_create_per_s")" "$(bench_value "${fs}_small_delete_per_s")"
+done

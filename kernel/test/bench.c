@@ -30,6 +30,7 @@
 #include "printk.h"
 #include "block.h"
 #include "mm.h"
+#include "vfs.h"
 #include "kstring.h"
 #include "kprintf.h"
 
@@ -185,6 +186,80 @@ static void bench_disk(const char *name) {
     kfree(buf);
 }
 
+/* ---- files: through the VFS (docs/files.md) ---- */
+
+/* Writes a 32 MiB file in 1 MiB chunks (then syncs), reads it back, deletes it; then creates,
+ * writes (4 KiB) and closes small files for one second, and deletes them for one second.
+ * Prints MB/s and files per second under the key prefix. */
+struct mount_probe {
+    const char *path, *type;
+    bool found;
+};
+
+static void probe_mount(const struct vfs_mount *m, void *arg) {
+    struct mount_probe *p = arg;
+    if (strcmp(m->path, p->path) == 0 && strcmp(m->type->name, p->type) == 0) p->found = true;
+}
+
+/* Measures only where dir really is a mount of the expected type (not a fallback). */
+static void bench_files(const char *dir, const char *type, const char *key) {
+    struct mount_probe probe = {dir, type, false};
+    vfs_mount_for_each(probe_mount, &probe);
+    if (!probe.found) {
+        kprintf("bench: %s is not a %s mount, skipping its file figures\n", dir, type);
+        return;
+    }
+    uint8_t *buf = kmalloc(1u << 20);
+    if (!buf) return;
+    memset(buf, 0xa5, 1u << 20);
+    char path[96], name[48];
+    ksnprintf(path, sizeof(path), "%s/bench32m.bin", dir);
+    struct vfs_file *f;
+    uint64_t t0 = rdtsc(), bytes = 0;
+    if (vfs_open(NULL, path, O_CREAT | O_TRUNC | O_WRONLY, 0644, &f) == 0) {
+        for (int i = 0; i < 32 && vfs_write(f, buf, 1u << 20) == (1 << 20); i++) bytes += 1u << 20;
+        vfs_close(f);
+        vfs_sync_all();
+    }
+    uint64_t ns = tsc_to_ns(rdtsc() - t0);
+    ksnprintf(name, sizeof(name), "%s_write_mbps", key);
+    bench_print(name, ns ? bytes * 1000 / ns : 0);
+    t0 = rdtsc();
+    bytes = 0;
+    if (vfs_open(NULL, path, O_RDONLY, 0, &f) == 0) {
+        int64_t n;
+        while ((n = vfs_read(f, buf, 1u << 20)) > 0) bytes += (uint64_t)n;
+        vfs_close(f);
+    }
+    ns = tsc_to_ns(rdtsc() - t0);
+    ksnprintf(name, sizeof(name), "%s_read_mbps", key);
+    bench_print(name, ns ? bytes * 1000 / ns : 0);
+    vfs_unlink(NULL, path);
+    int created = 0;
+    t0 = rdtsc();
+    uint64_t end = t0 + ns_to_tsc(NS_PER_SEC);
+    while (rdtsc() < end && created < 100000) {
+        ksnprintf(path, sizeof(path), "%s/s%d.bin", dir, created);
+        if (vfs_open(NULL, path, O_CREAT | O_TRUNC | O_WRONLY, 0644, &f) < 0) break;
+        vfs_write(f, buf, 4096);
+        vfs_close(f);
+        created++;
+    }
+    ns = tsc_to_ns(rdtsc() - t0);
+    ksnprintf(name, sizeof(name), "%s_small_create_per_s", key);
+    bench_print(name, ns ? (uint64_t)created * NS_PER_SEC / ns : 0);
+    t0 = rdtsc();
+    for (int i = 0; i < created; i++) {
+        ksnprintf(path, sizeof(path), "%s/s%d.bin", dir, i);
+        vfs_unlink(NULL, path);
+    }
+    ns = tsc_to_ns(rdtsc() - t0);
+    ksnprintf(name, sizeof(name), "%s_small_delete_per_s", key);
+    bench_print(name, ns ? (uint64_t)created * NS_PER_SEC / ns : 0);
+    vfs_sync_all();
+    kfree(buf);
+}
+
 /* The `bench` boot mode: measures, prints the BENCH lines, powers off (QEMU status 33). */
 NORETURN void bench_run(void) {
     kprintf("bench: measuring (task switch, wake-up latency, idle timer interrupts, storage)\n");
@@ -194,6 +269,8 @@ NORETURN void bench_run(void) {
     bench_disk("vda");
     bench_disk("sda");
     bench_disk("nvme0n1");
+    bench_files("/", "fat32", "fs_fat32_vda");
+    bench_files("/9p", "9p", "fs_9p");
     kprintf("bench: done\n");
     qemu_debug_exit(0x10);
 }
