@@ -36,6 +36,7 @@ run_host() {
 run_kernel() {
     local log="$out/kernel-selftest.log"
     echo "kernel: booting the selftest mode (log: $log)"
+    mkdir -p build/p9fixture/d1/d2/d3/d4/d5/d6 && printf 'sabos p9 fixture at depth six\n' > build/p9fixture/d1/d2/d3/d4/d5/d6/deep.txt # group p9fs reads it over 9P
     bash scripts/qemu.sh --cmdline "selftest" --no-reboot --timeout 600 > "$log" 2>&1
     local rc=$?
     clean_log "$log" | grep -E '^\[(PASS|FAIL)\] ' | sed 's/^\[PASS\] /[PASS] kernel./; s/^\[FAIL\] /[FAIL] kernel./' | tee -a "$results"
@@ -116,6 +117,9 @@ run_boot() {
     wait
     run_loader_and_firmware
     run_storage
+    run_fat_images
+    run_fat_fill
+    run_9p_share
     run_shell
 }
 
@@ -272,6 +276,111 @@ run_storage() {
     rm -rf "$dir"
 }
 
+# The 9P share seen from the host: the guest writes /9p/p9persist/guest.bin (self-test group
+# p9fs_persist: 30000 bytes of the blk_pattern.h stream, seed 0x9f9f0001) into the shared
+# build/ directory; the host then finds exactly those bytes in build/p9persist/guest.bin.
+# FAT32 through the VFS, checked from the host: the guest's fatfs_persist self-test leaves
+# /GUEST/GUEST.BIN (40000 pattern bytes, seed 0x6a7f0000 + volume index, as in
+# kernel/fs/fat32_vfs_selftest.c) and a Unicode-named text file on each FAT32 volume; fsck.fat
+# must find every image clean and mtools must read the files back (volumes start at offset 0).
+run_fat_images() {
+    local dir="$out/fat-disks" log="$out/fat-persist.log"
+    rm -rf "$dir"
+    bash scripts/qemu.sh --cmdline "selftest=fatfs_persist" --no-reboot --timeout 180 --disk-dir "$dir" > "$log" 2>&1
+    local rc=$?
+    if [ "$rc" != 33 ]; then
+        report "[FAIL] fatfs.guest_left_files: QEMU exit status $rc (33 = the guest's files were written)"
+        clean_log "$log" | tail -20 | sed 's/^/    /'
+        rm -rf "$dir"
+        return
+    fi
+    report "[PASS] fatfs.guest_left_files"
+    local i=0 uname="Mixed Case Ünïcode name.txt"
+    for img in disk0 ahci nvme; do
+        local f="$dir/$img.img" want="$dir/$img.expected" got="$dir/$img.got" msg listing why=""
+        if msg=$(fsck.fat -n "$f" 2>&1); then
+            report "[PASS] fatfs.host_fsck_clean_$img"
+        else
+            report "[FAIL] fatfs.host_fsck_clean_$img: $(tail -3 <<<"$msg" | tr '\n' ' ')"
+        fi
+        build/blktool pattern $((0x6a7f0000 + i)) 40000 > "$want"
+        listing=$(LC_ALL=C.UTF-8 MTOOLS_SKIP_CHECK=1 mdir -i "$f" ::/GUEST 2>&1)
+        if ! grep -q "GUEST *BIN *40 *000\|GUEST *BIN *40000" <<<"$listing"; then
+            why="mdir ::/GUEST does not list GUEST.BIN of 40000 bytes"
+        elif ! grep -qF -- "$uname" <<<"$listing"; then
+            why="mdir ::/GUEST does not list '$uname'"
+        elif ! LC_ALL=C.UTF-8 MTOOLS_SKIP_CHECK=1 mcopy -n -i "$f" ::/GUEST/GUEST.BIN - > "$got" 2>/dev/null; then
+            why="mcopy ::/GUEST/GUEST.BIN failed"
+        elif ! cmp -s "$want" "$got"; then
+            why="GUEST.BIN differs from the expected pattern: $(cmp "$want" "$got" 2>&1 | head -1)"
+        elif [ "$(LC_ALL=C.UTF-8 MTOOLS_SKIP_CHECK=1 mcopy -n -i "$f" "::/GUEST/$uname" - 2>/dev/null)" != "hello from the guest" ]; then
+            why="'$uname' does not hold 'hello from the guest'"
+        fi
+        if [ -z "$why" ]; then
+            report "[PASS] fatfs.host_sees_guest_files_$img"
+        else
+            report "[FAIL] fatfs.host_sees_guest_files_$img: $why"
+            sed 's/^/    /' <<<"$listing" | tail -12
+        fi
+        i=$((i + 1))
+    done
+    rm -rf "$dir"
+}
+
+run_9p_share() {
+    local log="$out/9p-persist.log" want="$out/9p-guest-expected.bin"
+    mkdir -p build/p9fixture/d1/d2/d3/d4/d5/d6
+    printf 'sabos p9 fixture at depth six\n' > build/p9fixture/d1/d2/d3/d4/d5/d6/deep.txt
+    rm -rf build/p9persist
+    bash scripts/qemu.sh --cmdline "selftest=p9fs_persist" --no-reboot --timeout 180 > "$log" 2>&1
+    local rc=$?
+    if [ "$rc" != 33 ]; then
+        report "[FAIL] p9fs.host_sees_guest_file: QEMU exit status $rc (33 = the guest's write succeeded)"
+        clean_log "$log" | tail -20 | sed 's/^/    /'
+        rm -rf build/p9persist
+        return
+    fi
+    build/blktool pattern 0x9f9f0001 30000 > "$want"
+    if [ ! -f build/p9persist/guest.bin ]; then
+        report "[FAIL] p9fs.host_sees_guest_file: build/p9persist/guest.bin does not exist on the host"
+    elif cmp -s "$want" build/p9persist/guest.bin; then
+        report "[PASS] p9fs.host_sees_guest_file"
+    else
+        report "[FAIL] p9fs.host_sees_guest_file: $(cmp "$want" build/p9persist/guest.bin 2>&1 | head -1)"
+    fi
+    rm -rf build/p9persist "$want"
+}
+
+# A FAT32 volume filled by the guest to ENOSPC (self-test group fatfs_fill_persist on /nvme)
+# is clean for fsck.fat, and the fill file has the size the guest reported.
+run_fat_fill() {
+    local dir="$out/disks-fill" log="$out/fat-fill.log"
+    rm -rf "$dir"
+    bash scripts/qemu.sh --cmdline "selftest=fatfs_fill_persist" --no-reboot --timeout 240 --disk-dir "$dir" > "$log" 2>&1
+    local rc=$?
+    if [ "$rc" != 33 ]; then
+        report "[FAIL] fatfs.guest_filled_nvme_to_enospc: QEMU exit status $rc"
+        clean_log "$log" | tail -15 | sed 's/^/    /'
+        rm -rf "$dir"
+        return
+    fi
+    report "[PASS] fatfs.guest_filled_nvme_to_enospc"
+    local msg size want
+    if msg=$(fsck.fat -n "$dir/nvme.img" 2>&1); then
+        report "[PASS] fatfs.host_fsck_clean_after_fill"
+    else
+        report "[FAIL] fatfs.host_fsck_clean_after_fill: $(tail -2 <<<"$msg" | tr '\n' ' ')"
+    fi
+    want=$(clean_log "$log" | sed -nE 's/^fatfs: \/nvme took ([0-9]+) bytes before ENOSPC.*/\1/p' | tail -1)
+    size=$(MTOOLS_SKIP_CHECK=1 mdir -i "$dir/nvme.img" -a ::/FILL.BIN 2>/dev/null | awk '/FILL/ {print $3; exit}' | tr -d ' ')
+    if [ -n "$want" ] && [ "$size" = "$want" ]; then
+        report "[PASS] fatfs.host_sees_fill_file"
+    else
+        report "[FAIL] fatfs.host_sees_fill_file: mdir shows '${size}' bytes, the guest wrote '${want}'"
+    fi
+    rm -rf "$dir"
+}
+
 # The shell over the serial console, driven by expect: prompt, help, lspci, an unknown
 # command, then shutdown through ACPI S5.
 run_shell() {
@@ -294,6 +403,7 @@ for layer in "${layers[@]}"; do
     shell) run_shell ;;
     harness) run_harness ;;
     storage) run_storage ;;
+    fatfill) run_fat_fill ;;
     firmware) run_loader_and_firmware ;;
     *) echo "test.sh: unknown layer $layer" >&2; exit 2 ;;
     esac

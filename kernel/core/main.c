@@ -25,6 +25,7 @@
 #include "ktimer.h"
 #include "workqueue.h"
 #include "block.h"
+#include "vfs.h"
 
 const struct boot_info *boot_info;
 struct kernel_options kopts;
@@ -113,7 +114,10 @@ NORETURN void kmain(const struct boot_info *bi) {
     print_banner();
     if (kopts.selftest) selftest_boot_mode(kopts.selftest_group);
     if (kopts.bench) bench_run();
-    if (kopts.poweroff) power_off();
+    if (kopts.poweroff) {
+        vfs_sync_all();
+        power_off();
+    }
     /* The boot flow is done: the shell runs as a task of its own, and task 0 ends. */
     if (task_create_detached("shell", shell_task, NULL, PRIO_NORMAL) < 0) shell_run();
     task_exit(0);

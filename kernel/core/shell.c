@@ -3,7 +3,9 @@
  * (console_input.h); lines are edited with lineedit.c (cursor keys, history); output goes
  * through kprintf to every console, without log timestamps.
  * Commands: help, mem, ps, lspci, lsirq, acpi, lsblk, blkread DEV LBA [COUNT], blkbench DEV,
- * uptime, date, dmesg, selftest [group], reboot, shutdown. */
+ * ls [-l] [PATH], cat, write, mkdir, rmdir, rm, mv, cd, pwd, mount, df, sync (files, vfs.h; paths
+ * relative to a shell-local working directory), uptime, date, dmesg, selftest [group], reboot,
+ * shutdown. */
 #include "types.h"
 #include "cpu.h"
 #include "printk.h"
@@ -23,9 +25,10 @@
 #include "console_input.h"
 #include "kernel.h"
 #include "block.h"
+#include "vfs.h"
 
 #define PROMPT "sabos> "
-#define MAX_ARGS 8
+#define MAX_ARGS 16
 
 struct command {
     const char *name;
@@ -373,6 +376,318 @@ static void cmd_blkbench(int argc, char **argv) {
             (unsigned long)(elapsed / 1000 / (ops ? ops : 1)));
 }
 
+/* ---- files (vfs.h) ---- */
+
+/* The shell's working directory, an absolute normalised path (cd, pwd, relative paths). */
+static char shell_cwd[VFS_PATH_MAX] = "/";
+
+/* The strerror-like text for an error number. */
+static const char *errno_text(int err) {
+    switch (-err) {
+    case KEPERM: return "operation not permitted";
+    case KENOENT: return "no such file or directory";
+    case KEIO: return "I/O error";
+    case KEBADF: return "bad file descriptor";
+    case KENOMEM: return "out of memory";
+    case KEACCES: return "permission denied";
+    case KEBUSY: return "device or resource busy";
+    case KEEXIST: return "file exists";
+    case KEXDEV: return "cross-device link (mv works within one mount)";
+    case KENODEV: return "no such device";
+    case KENOTDIR: return "not a directory";
+    case KEISDIR: return "is a directory";
+    case KEINVAL: return "invalid argument";
+    case KENOSPC: return "no space left on device";
+    case KEROFS: return "read-only file system";
+    case KENAMETOOLONG: return "file name too long";
+    case KENOSYS: return "operation not supported";
+    case KENOTEMPTY: return "directory not empty";
+    case KETIMEDOUT: return "timed out";
+    case KEINTR: return "interrupted";
+    case KEPROTO: return "protocol error";
+    default: return "error";
+    }
+}
+
+/* Prints "cmd: path: reason". */
+static void file_error(const char *cmd, const char *path, int err) {
+    kprintf("%s: %s: %s\n", cmd, path, errno_text(err));
+}
+
+/* Makes path absolute against the working directory into out (VFS_PATH_MAX bytes); false
+ * after saying why. */
+static bool shell_path(const char *cmd, const char *path, char *out) {
+    int r = vfs_path_join(shell_cwd, path, out, VFS_PATH_MAX);
+    if (r < 0) file_error(cmd, path, r);
+    return r >= 0;
+}
+
+static char path_a[VFS_PATH_MAX], path_b[VFS_PATH_MAX];
+
+/* "drwxr-xr-x" style letters for a mode. */
+static void mode_letters(uint32_t mode, char out[11]) {
+    char type = '?';
+    switch (mode & S_IFMT) {
+    case S_IFDIR: type = 'd'; break;
+    case S_IFREG: type = '-'; break;
+    case S_IFCHR: type = 'c'; break;
+    case 0060000: type = 'b'; break;
+    case S_IFIFO: type = 'p'; break;
+    case 0120000: type = 'l'; break;
+    case S_IFSOCK: type = 's'; break;
+    }
+    out[0] = type;
+    const char *rwx = "rwxrwxrwx";
+    for (int i = 0; i < 9; i++) out[1 + i] = (mode >> (8 - i)) & 1 ? rwx[i] : '-';
+    out[10] = 0;
+}
+
+static void ls_line(bool long_form, const char *name, const struct vfs_stat *st, uint32_t type) {
+    bool dir = long_form ? VFS_ISDIR(st->mode) : type == S_IFDIR;
+    if (long_form) {
+        char mode[11];
+        mode_letters(st->mode, mode);
+        kprintf("%s %10lu %s%s\n", mode, (unsigned long)st->size, name, dir ? "/" : "");
+    } else {
+        kprintf("%s%s\n", name, dir ? "/" : "");
+    }
+}
+
+static void cmd_ls(int argc, char **argv) {
+    bool long_form = false;
+    const char *arg = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-l") == 0) long_form = true;
+        else if (!arg) arg = argv[i];
+        else {
+            kprintf("usage: ls [-l] [PATH]\n");
+            return;
+        }
+    }
+    if (!shell_path("ls", arg ? arg : ".", path_a)) return;
+    struct vfs_stat st;
+    int r = vfs_stat(NULL, path_a, &st);
+    if (r < 0) {
+        file_error("ls", arg ? arg : path_a, r);
+        return;
+    }
+    if (!VFS_ISDIR(st.mode)) {
+        ls_line(long_form, arg ? arg : path_a, &st, st.mode & S_IFMT);
+        return;
+    }
+    struct vfs_file *f;
+    r = vfs_open(NULL, path_a, O_RDONLY | O_DIRECTORY, 0, &f);
+    if (r < 0) {
+        file_error("ls", arg ? arg : path_a, r);
+        return;
+    }
+    struct vfs_dirent *de = kmalloc(sizeof(*de));
+    if (!de) {
+        vfs_close(f);
+        kprintf("ls: out of memory\n");
+        return;
+    }
+    size_t base = strlen(path_a);
+    while ((r = vfs_readdir(f, de)) == 1) {
+        if ((de->name_len == 1 && de->name[0] == '.') || (de->name_len == 2 && de->name[0] == '.' && de->name[1] == '.'))
+            continue;
+        struct vfs_stat est = {0};
+        if (long_form) {
+            ksnprintf(path_b, sizeof path_b, "%s%s%s", path_a, base > 1 ? "/" : "", de->name);
+            int sr = vfs_stat(NULL, path_b, &est);
+            if (sr < 0) est.mode = de->type;
+        }
+        ls_line(long_form, de->name, &est, de->type);
+    }
+    if (r < 0) file_error("ls", arg ? arg : path_a, r);
+    kfree(de);
+    vfs_close(f);
+}
+
+#define CAT_CHUNK 4096
+
+static void cmd_cat(int argc, char **argv) {
+    if (argc < 2) {
+        kprintf("usage: cat FILE...\n");
+        return;
+    }
+    char *buf = kmalloc(CAT_CHUNK);
+    if (!buf) {
+        kprintf("cat: out of memory\n");
+        return;
+    }
+    for (int i = 1; i < argc; i++) {
+        if (!shell_path("cat", argv[i], path_a)) continue;
+        struct vfs_file *f;
+        int r = vfs_open(NULL, path_a, O_RDONLY, 0, &f);
+        if (r < 0) {
+            file_error("cat", argv[i], r);
+            continue;
+        }
+        /* devices (/dev/zero, /dev/urandom, a disk) never end or are huge: one chunk only */
+        struct vfs_stat st;
+        bool once = vfs_fstat(f, &st) == 0 && !VFS_ISREG(st.mode);
+        int64_t n;
+        char last = '\n';
+        while ((n = vfs_read(f, buf, CAT_CHUNK)) > 0) {
+            console_write(buf, (size_t)n);
+            last = buf[n - 1];
+            if (once) break;
+        }
+        if (last != '\n') console_write("\n", 1);
+        if (n < 0) file_error("cat", argv[i], (int)n);
+        vfs_close(f);
+    }
+    kfree(buf);
+}
+
+/* mkdir, rmdir, rm: one path operation each. */
+static void path_op(int argc, char **argv, const char *usage, int (*op)(const char *path)) {
+    if (argc < 2) {
+        kprintf("usage: %s %s\n", argv[0], usage);
+        return;
+    }
+    for (int i = 1; i < argc; i++) {
+        if (!shell_path(argv[0], argv[i], path_a)) continue;
+        int r = op(path_a);
+        if (r < 0) file_error(argv[0], argv[i], r);
+    }
+}
+
+static int do_mkdir(const char *path) { return vfs_mkdir(NULL, path, 0755); }
+static int do_rmdir(const char *path) { return vfs_rmdir(NULL, path); }
+static int do_unlink(const char *path) { return vfs_unlink(NULL, path); }
+
+static void cmd_mkdir(int argc, char **argv) { path_op(argc, argv, "DIR...", do_mkdir); }
+static void cmd_rmdir(int argc, char **argv) { path_op(argc, argv, "DIR...", do_rmdir); }
+static void cmd_rm(int argc, char **argv) { path_op(argc, argv, "FILE...", do_unlink); }
+
+static void cmd_mv(int argc, char **argv) {
+    if (argc != 3) {
+        kprintf("usage: mv OLD NEW\n");
+        return;
+    }
+    if (!shell_path("mv", argv[1], path_a) || !shell_path("mv", argv[2], path_b)) return;
+    int r = vfs_rename(NULL, path_a, path_b);
+    if (r < 0) kprintf("mv: %s -> %s: %s\n", argv[1], argv[2], errno_text(r));
+}
+
+static void cmd_write(int argc, char **argv) {
+    if (argc < 2) {
+        kprintf("usage: write FILE [TEXT...]\n");
+        return;
+    }
+    if (!shell_path("write", argv[1], path_a)) return;
+    /* the words again, one space apart, and a newline */
+    size_t len = 0;
+    for (int i = 2; i < argc; i++) len += strlen(argv[i]) + 1;
+    char *text = kmalloc(len + 1);
+    if (!text) {
+        kprintf("write: out of memory\n");
+        return;
+    }
+    size_t pos = 0;
+    for (int i = 2; i < argc; i++) {
+        size_t n = strlen(argv[i]);
+        memcpy(text + pos, argv[i], n);
+        pos += n;
+        text[pos++] = i + 1 < argc ? ' ' : '\n';
+    }
+    if (pos == 0) text[pos++] = '\n';
+    struct vfs_file *f;
+    int r = vfs_open(NULL, path_a, O_WRONLY | O_CREAT | O_TRUNC, 0644, &f);
+    if (r == 0) {
+        int64_t n = vfs_write(f, text, pos);
+        if (n >= 0 && (size_t)n != pos) n = -KENOSPC;
+        if (n < 0) r = (int)n;
+        vfs_close(f);
+    }
+    if (r < 0) file_error("write", argv[1], r);
+    kfree(text);
+}
+
+static void cmd_cd(int argc, char **argv) {
+    if (!shell_path("cd", argc > 1 ? argv[1] : "/", path_a)) return;
+    struct vfs_stat st;
+    int r = vfs_stat(NULL, path_a, &st);
+    if (r == 0 && !VFS_ISDIR(st.mode)) r = -KENOTDIR;
+    if (r < 0) {
+        file_error("cd", argc > 1 ? argv[1] : "/", r);
+        return;
+    }
+    memcpy(shell_cwd, path_a, sizeof shell_cwd);
+}
+
+static void cmd_pwd(int argc, char **argv) { kprintf("%s\n", shell_cwd); }
+
+/* The mount table, copied out under its lock (the callback must not sleep). */
+#define SHELL_MOUNTS_MAX 32
+struct mount_row {
+    struct vfs_mount *m;
+    char path[VFS_MOUNT_PATH_MAX];
+    char source[32];
+    const char *type;
+};
+struct mount_rows {
+    struct mount_row *rows;
+    int count, missed;
+};
+
+static void mount_collect(const struct vfs_mount *m, void *arg) {
+    struct mount_rows *c = arg;
+    if (!m->path[0]) return; /* detached (tests): not in the name space */
+    if (c->count >= SHELL_MOUNTS_MAX) {
+        c->missed++;
+        return;
+    }
+    struct mount_row *r = &c->rows[c->count++];
+    r->m = (struct vfs_mount *)m;
+    memcpy(r->path, m->path, sizeof r->path);
+    memcpy(r->source, m->source, sizeof r->source);
+    r->type = m->type ? m->type->name : "?";
+}
+
+static bool mounts_collect(const char *cmd, struct mount_rows *c) {
+    c->count = c->missed = 0;
+    c->rows = kmalloc(sizeof(struct mount_row) * SHELL_MOUNTS_MAX);
+    if (!c->rows) kprintf("%s: out of memory\n", cmd);
+    else vfs_mount_for_each(mount_collect, c);
+    return c->rows != NULL;
+}
+
+static void cmd_mount(int argc, char **argv) {
+    struct mount_rows c;
+    if (!mounts_collect("mount", &c)) return;
+    for (int i = c.count - 1; i >= 0; i--) /* the table is newest first: print in mount order */
+        kprintf("%s on %s type %s\n", c.rows[i].source[0] ? c.rows[i].source : "none", c.rows[i].path, c.rows[i].type);
+    if (c.missed) kprintf("(%d more mounts not shown)\n", c.missed);
+    kfree(c.rows);
+}
+
+static void cmd_df(int argc, char **argv) {
+    struct mount_rows c;
+    if (!mounts_collect("df", &c)) return;
+    kprintf("%-12s %-7s %12s %12s %12s  %s\n", "SOURCE", "TYPE", "SIZE KiB", "USED KiB", "FREE KiB", "MOUNTED ON");
+    for (int i = c.count - 1; i >= 0; i--) { /* in mount order */
+        const struct mount_row *r = &c.rows[i];
+        uint64_t total = 0, free_bytes = 0;
+        /* mounts are not removed while the shell runs (nothing unmounts at run time yet) */
+        char t[24] = "-", u[24] = "-", f[24] = "-";
+        if (vfs_statfs(r->m, &total, &free_bytes) == 0) {
+            ksnprintf(t, sizeof t, "%lu", (unsigned long)(total >> 10));
+            ksnprintf(u, sizeof u, "%lu", (unsigned long)((total - MIN(free_bytes, total)) >> 10));
+            ksnprintf(f, sizeof f, "%lu", (unsigned long)(free_bytes >> 10));
+        }
+        kprintf("%-12s %-7s %12s %12s %12s  %s\n", r->source[0] ? r->source : "none", r->type, t, u, f, r->path);
+    }
+    kfree(c.rows);
+}
+
+static void cmd_sync(int argc, char **argv) {
+    int r = vfs_sync_all();
+    if (r < 0) kprintf("sync: %s (%d)\n", errno_text(r), r);
+}
+
 /* ---- time and log ---- */
 
 static void cmd_uptime(int argc, char **argv) {
@@ -409,8 +724,19 @@ static void cmd_selftest(int argc, char **argv) {
     console_input_flush();
 }
 
-static void cmd_reboot(int argc, char **argv) { power_reboot(); }
-static void cmd_shutdown(int argc, char **argv) { power_off(); }
+/* Both write every cached change to the disks first (file systems and buffer cache). */
+static void sync_before_power(void) {
+    int r = vfs_sync_all();
+    if (r < 0) kprintf("sync: error %d; some changes may not be on disk\n", r);
+}
+static void cmd_reboot(int argc, char **argv) {
+    sync_before_power();
+    power_reboot();
+}
+static void cmd_shutdown(int argc, char **argv) {
+    sync_before_power();
+    power_off();
+}
 
 static const struct command commands[] = {
     {"help", "", "list the commands", 0, cmd_help},
@@ -422,6 +748,18 @@ static const struct command commands[] = {
     {"lsblk", "", "block devices and their partitions", 0, cmd_lsblk},
     {"blkread", "DEV LBA [COUNT]", "hex dump of COUNT (1-16) sectors", 3, cmd_blkread},
     {"blkbench", "DEV", "read-only speed test: MB/s and IOPS", 1, cmd_blkbench},
+    {"ls", "[-l] [PATH]", "list a directory (-l: mode, size)", 2, cmd_ls},
+    {"cat", "FILE...", "print files", MAX_ARGS, cmd_cat},
+    {"write", "FILE TEXT...", "replace FILE with TEXT and a newline", MAX_ARGS, cmd_write},
+    {"mkdir", "DIR...", "make directories", MAX_ARGS, cmd_mkdir},
+    {"rmdir", "DIR...", "remove empty directories", MAX_ARGS, cmd_rmdir},
+    {"rm", "FILE...", "remove files", MAX_ARGS, cmd_rm},
+    {"mv", "OLD NEW", "rename or move (within one mount)", 2, cmd_mv},
+    {"cd", "[DIR]", "change the working directory", 1, cmd_cd},
+    {"pwd", "", "print the working directory", 0, cmd_pwd},
+    {"mount", "", "mounted file systems", 0, cmd_mount},
+    {"df", "", "size, used and free KiB per mount", 0, cmd_df},
+    {"sync", "", "write all cached data to the disks", 0, cmd_sync},
     {"uptime", "", "time since boot", 0, cmd_uptime},
     {"date", "", "wall-clock time from the RTC", 0, cmd_date},
     {"dmesg", "", "kernel log", 0, cmd_dmesg},

@@ -74,9 +74,24 @@ static int check(const char *path, uint32_t seed) {
     return 0;
 }
 
+/* Writes bytes [0, len) of the stream with seed to stdout (raw bytes), for host-side checks
+ * of files the guest wrote. */
+static int pattern(uint32_t seed, unsigned long len) {
+    uint8_t buf[4096];
+    for (unsigned long done = 0; done < len;) {
+        size_t piece = len - done < sizeof(buf) ? (size_t)(len - done) : sizeof(buf);
+        blk_pattern_fill(buf, piece, seed, done);
+        if (fwrite(buf, 1, piece, stdout) != piece) return 1;
+        done += piece;
+    }
+    return fflush(stdout) == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
     if (argc == 3 && strcmp(argv[1], "fill") == 0) return fill(argv[2]);
     if (argc == 4 && strcmp(argv[1], "check") == 0) return check(argv[2], (uint32_t)strtoul(argv[3], NULL, 0));
-    fprintf(stderr, "usage: blktool fill IMAGE | blktool check IMAGE SEED\n");
+    if (argc == 4 && strcmp(argv[1], "pattern") == 0)
+        return pattern((uint32_t)strtoul(argv[2], NULL, 0), strtoul(argv[3], NULL, 0));
+    fprintf(stderr, "usage: blktool fill IMAGE | blktool check IMAGE SEED | blktool pattern SEED LEN\n");
     return 2;
 }
