@@ -29,8 +29,8 @@ static void vpath(char *out, size_t size, const char *vol, const char *rest) {
     ksnprintf(out, size, "%s/%s", strcmp(vol, "/") == 0 ? "" : vol, rest);
 }
 
-/* The mount of vol if it is a FAT32 mount; otherwise NULL and a reason in t. */
-static struct vfs_mount *fat_mount_of(struct selftest_ctx *t, const char *vol) {
+/* The mount of vol if its root is a mount of fstype; otherwise NULL and a reason in t. */
+static struct vfs_mount *mount_of_type(struct selftest_ctx *t, const char *vol, const char *fstype) {
     struct vnode *vn;
     int r = vfs_lookup(NULL, vol, &vn);
     if (r < 0) {
@@ -38,13 +38,17 @@ static struct vfs_mount *fat_mount_of(struct selftest_ctx *t, const char *vol) {
         return NULL;
     }
     struct vfs_mount *m = vn->mount;
-    bool fat = m && m->type && strcmp(m->type->name, "fat32") == 0 && m->root == vn;
+    bool ok = m && m->type && strcmp(m->type->name, fstype) == 0 && m->root == vn;
     vnode_put(vn);
-    if (!fat) {
-        selftest_fail(t, "%s: is not the root of a FAT32 mount (device missing or mount failed)", vol);
+    if (!ok) {
+        selftest_fail(t, "%s: is not the root of a %s mount (device missing or mount failed)", vol, fstype);
         return NULL;
     }
     return m;
+}
+
+static struct vfs_mount *fat_mount_of(struct selftest_ctx *t, const char *vol) {
+    return mount_of_type(t, vol, "fat32");
 }
 
 static uint64_t free_bytes(struct vfs_mount *m) {
@@ -180,12 +184,20 @@ static void tree_cleanup(const char *vol) {
     } while (0)
 
 /* Nested directories, files of several sizes, rename, listing, delete, free space. */
+static void one_volume_tree_of(struct selftest_ctx *t, const char *vol, const char *fstype, uint8_t *buf,
+                               uint8_t *want);
 static void one_volume_tree(struct selftest_ctx *t, const char *vol, uint8_t *buf, uint8_t *want) {
+    one_volume_tree_of(t, vol, "fat32", buf, want);
+}
+
+/* The whole workload on the volume mounted at vol, which must be a mount of fstype. */
+static void one_volume_tree_of(struct selftest_ctx *t, const char *vol, const char *fstype, uint8_t *buf,
+                               uint8_t *want) {
     static const uint64_t sizes[] = {0, 1, 511, 512, 4096, 1024 * 1024 + 1};
     static const char *const fnames[] = {"f0", "f1", "f511", "f512", "f4096", "fbig"};
     char p[160], q[160], why[160];
     int r;
-    struct vfs_mount *m = fat_mount_of(t, vol);
+    struct vfs_mount *m = mount_of_type(t, vol, fstype);
     if (!m) return;
     vpath(p, sizeof p, vol, WORK);
     /* take an entry slot in the parent once, so the directory does not grow during the measure */
@@ -211,9 +223,11 @@ static void one_volume_tree(struct selftest_ctx *t, const char *vol, uint8_t *bu
     }
     /* read back from the device, not from the buffer cache */
     if ((r = vfs_sync_all()) < 0) FAILV("vfs_sync_all = %d", r);
-    struct blk_device *dev = blk_find(m->source);
-    if (!dev) FAILV("block device %s of the mount not found", m->source);
-    bcache_invalidate(dev);
+    if (m->source[0]) { /* a disk-backed volume (tmpfs has no device to re-read) */
+        struct blk_device *dev = blk_find(m->source);
+        if (!dev) FAILV("block device %s of the mount not found", m->source);
+        bcache_invalidate(dev);
+    }
     for (int i = 0; i < 6; i++) {
         ksnprintf(q, sizeof q, "%s/%s", p, fnames[i]);
         if (check_pattern(q, 0x1000u + (uint32_t)i, sizes[i], buf, want, why, sizeof why) < 0) FAILV("%s", why);
@@ -466,3 +480,12 @@ static void fill_volume(struct selftest_ctx *t, bool leave_full) {
 SELFTEST_TIMEOUT(fatfs, fill_to_enospc_and_free_count_back, 60000) { fill_volume(t, false); }
 
 SELFTEST_TIMEOUT(fatfs_fill_persist, fill_nvme_to_enospc, 60000) { fill_volume(t, true); }
+
+/* The same workload on the real /tmp (tmpfs, mounted by fs_boot_mounts). */
+SELFTEST_TIMEOUT(vfs_mounts, tmp_tree_sizes_rename_list_delete_space_back, 60000) {
+    uint8_t *buf, *want;
+    if (!buffers(t, &buf, &want)) return;
+    one_volume_tree_of(t, "/tmp", "tmpfs", buf, want);
+    kfree(buf);
+    kfree(want);
+}
