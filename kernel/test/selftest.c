@@ -66,11 +66,14 @@ static void watchdog_fired(struct ktimer *t, void *arg) {
 
 int selftest_count(void) { return (int)(__selftests_end - __selftests_start); }
 
-/* Groups named crash_* end the run on purpose (they check the harness itself); they run only
- * when named explicitly, never as part of "all". */
+/* Groups named crash_* end the run on purpose (they check the harness itself), and groups
+ * named *_persist leave data behind on disks or in the host's shared directory for a host-side
+ * check: both run only when named explicitly, never as part of "all". */
 static bool selected(const struct selftest *st, const char *group) {
     if (group && *group) return strcmp(group, st->group) == 0;
-    return strncmp(st->group, "crash_", 6) != 0;
+    size_t n = strlen(st->group);
+    bool persist = n >= 8 && strcmp(st->group + n - 8, "_persist") == 0;
+    return strncmp(st->group, "crash_", 6) != 0 && !persist;
 }
 
 int selftest_run(const char *group) {
