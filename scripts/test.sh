@@ -243,21 +243,30 @@ selftest_run+
     fi
 }
 
+# persist_boot NAME GROUP DIR LOG: boots selftest=GROUP (a *_persist group) on raw disk
+# copies kept in DIR (made fresh), and reports [PASS]/[FAIL] NAME by the verdict. Returns
+# non-zero (with DIR removed) when the guest's part failed, so the host checks are skipped.
+persist_boot() {
+    local name=$1 group=$2 dir=$3 log=$4
+    rm -rf "$dir"
+    bash scripts/qemu.sh --cmdline "selftest=$group" --no-reboot --timeout 240 --disk-dir "$dir" > "$log" 2>&1
+    local rc=$?
+    if [ "$rc" != 33 ]; then
+        report "[FAIL] $name: QEMU exit status $rc (33 = the guest's part passed)"
+        clean_log "$log" | tail -20 | sed 's/^/    /'
+        rm -rf "$dir"
+        return 1
+    fi
+    report "[PASS] $name"
+}
+
 # Storage seen from the host: the guest writes a known pattern into the scratch region (the
 # last 4 MiB) of vda, sda and nvme0n1 (self-test group blk_persist) on raw disk copies; the
 # host then finds exactly those bytes in the image files, and the FAT volumes in front of the
 # scratch regions still check clean.
 run_storage() {
     local dir="$out/disks" log="$out/storage-persist.log"
-    rm -rf "$dir"
-    bash scripts/qemu.sh --cmdline "selftest=blk_persist" --no-reboot --timeout 180 --disk-dir "$dir" > "$log" 2>&1
-    local rc=$?
-    if [ "$rc" != 33 ]; then
-        report "[FAIL] storage.guest_wrote_scratch: QEMU exit status $rc (33 = the guest's writes succeeded)"
-        clean_log "$log" | tail -20 | sed 's/^/    /'
-        return
-    fi
-    report "[PASS] storage.guest_wrote_scratch"
+    persist_boot storage.guest_wrote_scratch blk_persist "$dir" "$log" || return
     local i=0
     for img in disk0 ahci nvme; do
         local seed=$((0x5eed0000 + i)) msg
@@ -285,16 +294,7 @@ run_storage() {
 # must find every image clean and mtools must read the files back (volumes start at offset 0).
 run_fat_images() {
     local dir="$out/fat-disks" log="$out/fat-persist.log"
-    rm -rf "$dir"
-    bash scripts/qemu.sh --cmdline "selftest=fatfs_persist" --no-reboot --timeout 180 --disk-dir "$dir" > "$log" 2>&1
-    local rc=$?
-    if [ "$rc" != 33 ]; then
-        report "[FAIL] fatfs.guest_left_files: QEMU exit status $rc (33 = the guest's files were written)"
-        clean_log "$log" | tail -20 | sed 's/^/    /'
-        rm -rf "$dir"
-        return
-    fi
-    report "[PASS] fatfs.guest_left_files"
+    persist_boot fatfs.guest_left_files fatfs_persist "$dir" "$log" || return
     local i=0 uname="Mixed Case Ünïcode name.txt"
     for img in disk0 ahci nvme; do
         local f="$dir/$img.img" want="$dir/$img.expected" got="$dir/$img.got" msg listing why=""
@@ -355,16 +355,7 @@ run_9p_share() {
 # is clean for fsck.fat, and the fill file has the size the guest reported.
 run_fat_fill() {
     local dir="$out/disks-fill" log="$out/fat-fill.log"
-    rm -rf "$dir"
-    bash scripts/qemu.sh --cmdline "selftest=fatfs_fill_persist" --no-reboot --timeout 240 --disk-dir "$dir" > "$log" 2>&1
-    local rc=$?
-    if [ "$rc" != 33 ]; then
-        report "[FAIL] fatfs.guest_filled_nvme_to_enospc: QEMU exit status $rc"
-        clean_log "$log" | tail -15 | sed 's/^/    /'
-        rm -rf "$dir"
-        return
-    fi
-    report "[PASS] fatfs.guest_filled_nvme_to_enospc"
+    persist_boot fatfs.guest_filled_nvme_to_enospc fatfs_fill_persist "$dir" "$log" || return
     local msg size want
     if msg=$(fsck.fat -n "$dir/nvme.img" 2>&1); then
         report "[PASS] fatfs.host_fsck_clean_after_fill"
