@@ -400,9 +400,6 @@ static struct vfs_fs_type devfs_type = {
 
 /* Registers the "devfs" file-system type and sets up the random generator's lock. */
 void devfs_init(void) {
-    static bool registered;
     rng_init_once();
-    if (registered) return;
-    registered = true;
     vfs_register_fs(&devfs_type);
 }

@@ -538,8 +538,5 @@ static struct vfs_fs_type fat32_fs_type = {
 
 /* Registers the "fat32" file-system type (mounts.c calls it at boot; idempotent). */
 void fat32_vfs_init(void) {
-    static bool registered;
-    if (registered) return;
-    registered = true;
     vfs_register_fs(&fat32_fs_type);
 }

@@ -233,10 +233,7 @@ static struct vfs_fs_type procfs_type = {
     .unmount = procfs_unmount,
 };
 
-/* Registers the "procfs" file-system type (idempotent). */
+/* Registers the "procfs" file-system type (vfs_register_fs ignores a repeat). */
 void procfs_init(void) {
-    static bool registered;
-    if (registered) return;
-    registered = true;
     vfs_register_fs(&procfs_type);
 }
