@@ -10,6 +10,7 @@ KERNEL_ELF := $(BUILD)/kernel.elf
 LOADER_EFI := $(BUILD)/BOOTX64.EFI
 DISK_IMGS  := $(addprefix $(BUILD)/,disk0.img ahci.img nvme.img part-mbr.img part-gpt.img cd.iso)
 DISKS_STAMP := $(BUILD)/.disks
+USER_STAMP  := $(BUILD)/.userfs
 
 KCFLAGS := --target=x86_64-unknown-elf -std=gnu17 -ffreestanding -fno-stack-protector \
 	-fno-pic -fno-pie -mno-red-zone -mcmodel=kernel -mno-mmx -mno-sse -mno-sse2 -mno-avx \
@@ -24,7 +25,7 @@ KOBJS   := $(patsubst %.c,$(BUILD)/%.o,$(KSRCS_C)) $(patsubst %.S,$(BUILD)/%.o,$
 
 FONT_PSF := /usr/share/consolefonts/Lat15-VGA16.psf.gz
 
-.PHONY: all deps kernel loader esp images run test test-host test-kernel test-boot bench clean FORCE
+.PHONY: all deps kernel loader esp images user run test test-host test-kernel test-boot bench clean FORCE
 
 all: deps images
 
@@ -33,7 +34,7 @@ deps:
 
 kernel: $(KERNEL_ELF)
 loader: $(LOADER_EFI)
-images: $(DISKS_STAMP)
+images: $(DISKS_STAMP) $(USER_STAMP)
 esp: images
 
 $(BUILD)/%.o: %.c
@@ -85,6 +86,41 @@ $(DISKS_STAMP): $(LOADER_EFI) $(KERNEL_ELF) scripts/mkdisks.sh $(BUILD)/blktool 
 	@bash scripts/mkdisks.sh $(BUILD) $(LOADER_EFI) $(KERNEL_ELF)
 	@touch $@
 FORCE:
+
+# ---- user programs (musl-gcc -static; installed on the root image by scripts/install-user.sh) ----
+# user/bin/NAME.c -> /bin/NAME, user/sbin/NAME.c -> /sbin/NAME, user/tsh/*.c -> /bin/tsh,
+# user/etc/* -> /etc/*. The same tree is under /9p/user/ through the launcher's share.
+USER_CC     := musl-gcc
+USER_CFLAGS := -static -std=gnu17 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -Iuser/include
+USER_HDRS   := $(wildcard user/include/*.h)
+USER_BINS   := $(patsubst user/bin/%.c,$(BUILD)/user/bin/%,$(wildcard user/bin/*.c)) \
+	$(patsubst user/sbin/%.c,$(BUILD)/user/sbin/%,$(wildcard user/sbin/*.c)) \
+	$(if $(wildcard user/tsh/*.c),$(BUILD)/user/bin/tsh)
+USER_ETC    := $(patsubst user/etc/%,$(BUILD)/user/etc/%,$(wildcard user/etc/*))
+
+$(BUILD)/user/bin/%: user/bin/%.c $(USER_HDRS)
+	@mkdir -p $(dir $@)
+	@echo "  MUSLCC  $<"
+	@$(USER_CC) $(USER_CFLAGS) $< -o $@
+$(BUILD)/user/sbin/%: user/sbin/%.c $(USER_HDRS)
+	@mkdir -p $(dir $@)
+	@echo "  MUSLCC  $<"
+	@$(USER_CC) $(USER_CFLAGS) $< -o $@
+$(BUILD)/user/bin/tsh: $(wildcard user/tsh/*.c user/tsh/*.h) $(USER_HDRS)
+	@mkdir -p $(dir $@)
+	@echo "  MUSLCC  user/tsh"
+	@$(USER_CC) $(USER_CFLAGS) -Iuser/tsh $(wildcard user/tsh/*.c) -o $@
+$(BUILD)/user/etc/%: user/etc/%
+	@mkdir -p $(dir $@)
+	@cp $< $@
+
+user: $(USER_BINS) $(USER_ETC)
+
+# Copies build/user/{bin,sbin,etc} onto the root image (after mkdisks.sh made it).
+$(USER_STAMP): $(DISKS_STAMP) $(USER_BINS) $(USER_ETC) scripts/install-user.sh
+	@echo "  ROOTFS  $(BUILD)/disk0.img: /bin /sbin /etc"
+	@bash scripts/install-user.sh $(BUILD)/disk0.img $(BUILD)/user
+	@touch $@
 
 # ---- the two commands ----
 # Extra launcher options: make run RUN_ARGS="--smp 4 --mem 2G"

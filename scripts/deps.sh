@@ -3,7 +3,7 @@
 # quiet when everything is present. Needs root (or sudo) only when something is missing.
 set -euo pipefail
 PKGS=(clang lld make gcc binutils gnu-efi ovmf qemu-system-x86 mtools dosfstools
-      libcmocka-dev console-setup-linux expect procps fdisk qemu-utils)
+      libcmocka-dev console-setup-linux expect procps fdisk qemu-utils musl-tools)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

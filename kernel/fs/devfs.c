@@ -188,6 +188,9 @@ static int rng_read(void *buf, size_t len) {
     return 0;
 }
 
+/* Random bytes from the kernel CSPRNG for other subsystems (getrandom, AT_RANDOM). */
+int random_bytes(void *buf, size_t len) { return rng_read(buf, len); }
+
 /* ---- the file system ---- */
 
 enum devfs_kind { DEV_ROOT, DEV_NULL, DEV_ZERO, DEV_RANDOM, DEV_URANDOM, DEV_CONSOLE, DEV_BLOCK };

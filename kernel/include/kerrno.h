@@ -29,6 +29,16 @@
 #define KESPIPE 29
 #define KEROFS 30
 #define KEPIPE 32
+#define KEDOM 33
+#define KENOTTY 25
+#define KEFBIG 27
+#define KEMLINK 31
+#define KEDEADLK 35
+#define KELOOP 40
+#define KENOLCK 37
+#define KEOVERFLOW 75
+#define KENOTSUP 95
+#define KEOPNOTSUPP 95
 #define KERANGE 34
 #define KENAMETOOLONG 36
 #define KENOSYS 38

@@ -58,6 +58,7 @@ struct task {
     struct task *all_next;       /* list of all tasks */
     struct cpu *cpu;
     void *wait_entry;            /* the wait-queue entry it sleeps on, if any (diagnostics) */
+    struct uthread *ut;          /* user thread state (proc.h), NULL for a kernel task */
 };
 
 /* Per-CPU scheduler state (one CPU runs tasks until SMP arrives; the layout is per CPU). */

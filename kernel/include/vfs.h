@@ -22,6 +22,7 @@
 #include "types.h"
 #include "kerrno.h"
 #include "sync.h"
+#include "wait.h"
 
 /* ---- Linux values (asm-generic/fcntl.h) ---- */
 #ifndef O_RDONLY
@@ -204,7 +205,22 @@ struct vfs_file_ops {
     int64_t (*read)(struct vfs_file *f, void *buf, size_t len);
     int64_t (*write)(struct vfs_file *f, const void *buf, size_t len);
     void (*close)(struct vfs_file *f);   /* the last reference to the file went away */
+    /* Optional: readiness for poll/select. Returns VFS_POLL* bits that hold now and stores
+     * up to two wait queues that are woken when they may change (unused slots NULL). A file
+     * without it is always readable and writable. Must not sleep. */
+    uint32_t (*poll)(struct vfs_file *f, struct wait_queue *wqs[2]);
+    /* Optional: ioctl with a user-space argument (copy through uaccess.h). -KENOTTY when the
+     * file has none. */
+    int64_t (*ioctl)(struct vfs_file *f, uint32_t cmd, uint64_t arg);
 };
+
+/* poll bits (Linux asm-generic/poll.h values). */
+#define VFS_POLLIN 0x001u
+#define VFS_POLLPRI 0x002u
+#define VFS_POLLOUT 0x004u
+#define VFS_POLLERR 0x008u
+#define VFS_POLLHUP 0x010u
+#define VFS_POLLNVAL 0x020u
 
 struct vfs_file {
     struct vnode *vn;            /* referenced */
@@ -325,3 +341,7 @@ extern struct vfs_fs_type tmpfs_type;
 int vfs_pipe(struct vfs_file **rd, struct vfs_file **wr, uint32_t flags);
 /* Bytes waiting in the pipe behind a pipe file (tests, poll later); -KEINVAL otherwise. */
 int64_t pipe_bytes_available(struct vfs_file *f);
+
+/* ---- kernel randomness (devfs.c: the ChaCha20 CSPRNG behind /dev/urandom) ---- */
+/* Fills buf with len random bytes: 0, or -KEINTR when the caller was killed meanwhile. */
+int random_bytes(void *buf, size_t len);

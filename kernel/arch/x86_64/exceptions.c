@@ -7,6 +7,8 @@
 #include "arch.h"
 #include "cpu.h"
 #include "fault.h"
+#include "uaccess.h"
+#include "proc.h"
 #include "printk.h"
 #include "panic.h"
 #include "mm.h"
@@ -75,6 +77,10 @@ void exception_handler(struct irq_frame *f) {
     if (f->vector == 7 && sched_fpu_trap()) return;
     /* #DF from running off a task's kernel stack into its guard page: that task ends. */
     if (f->vector == 8 && (f->cs & 3) == 0) sched_handle_stack_overflow(cr2, f->rsp, f->rflags);
+    /* A fault inside a user-memory copy (uaccess.h): demand paging, or -EFAULT for the call. */
+    if ((f->cs & 3) == 0 && (f->vector == 14 || f->vector == 13) && uaccess_fixup(f, cr2)) return;
+    /* A fault in user mode: resolved (demand paging, copy-on-write) or a signal (proc.h). */
+    if ((f->cs & 3) != 0 && proc_exception(f, cr2)) return;
     if (catch_rec && (f->cs & 3) == 0 && catchable(f->vector)) {
         struct fault_record *rec = catch_rec;
         catch_rec = NULL;
