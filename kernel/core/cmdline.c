@@ -13,6 +13,7 @@ static bool word_is(const char *w, size_t n, const char *lit) {
 int cmdline_parse(const char *cmdline, struct kernel_options *out) {
     memset(out, 0, sizeof(*out));
     out->loglevel = 2;
+    memcpy(out->init, "/sbin/init", sizeof "/sbin/init");
     int understood = 0;
     const char *p = cmdline;
     while (p && *p) {
@@ -34,6 +35,10 @@ int cmdline_parse(const char *cmdline, struct kernel_options *out) {
             understood++;
         } else if (word_is(w, n, "poweroff")) {
             out->poweroff = true;
+            understood++;
+        } else if (n > 5 && memcmp(w, "init=", 5) == 0 && n - 5 < sizeof(out->init)) {
+            memcpy(out->init, w + 5, n - 5);
+            out->init[n - 5] = 0;
             understood++;
         } else if (n == 10 && memcmp(w, "loglevel=", 9) == 0 && w[9] >= '0' && w[9] <= '3') {
             out->loglevel = w[9] - '0';

@@ -19,6 +19,10 @@
 #include "ps2.h"
 #include "selftest.h"
 #include "kernel.h"
+#include "proc.h"
+#include "tty.h"
+#include "uvm.h"
+#include "syscall.h"
 #include "kstring.h"
 #include "power.h"
 #include "sched.h"
@@ -78,6 +82,32 @@ static void print_banner(void) {
            (unsigned long)(ready_ns / 1000000), (unsigned long)(ready_ns / 1000 % 1000));
 }
 
+/* Starts the first user program (kopts.init, /sbin/init by default) with the console tty.
+ * False when there is none (init=none, missing, not runnable): the kernel shell takes over. */
+void tty_console_stop(void) __attribute__((weak));
+
+static bool start_init(void) {
+    if (strcmp(kopts.init, "none") == 0) return false;
+    struct vfs_stat st;
+    if (vfs_stat(NULL, kopts.init, &st) < 0) {
+        printk(LOG_WARN, "init: %s not found: starting the kernel shell\n", kopts.init);
+        return false;
+    }
+    if (tty_console_start() < 0) {
+        printk(LOG_ERR, "init: no console tty: starting the kernel shell\n");
+        return false;
+    }
+    const char *argv[] = {kopts.init, NULL};
+    int r = proc_spawn_init(kopts.init, argv);
+    if (r < 0) {
+        printk(LOG_ERR, "init: cannot start %s (error %d): starting the kernel shell\n", kopts.init, -r);
+        if (tty_console_stop) tty_console_stop();
+        return false;
+    }
+    printk(LOG_INFO, "init: %s started as pid %d\n", kopts.init, r);
+    return true;
+}
+
 NORETURN void kmain(const struct boot_info *bi) {
     kernel_entry_tsc = rdtsc();
     boot_info = bi;
@@ -110,6 +140,8 @@ NORETURN void kmain(const struct boot_info *bi) {
     ps2_init();
     storage_init();
     fs_boot_mounts();
+    uvm_cpu_init();    /* SMEP/SMAP where the CPU has them */
+    syscall_init();
     pmm_reclaim_boot_services(bi);
     print_banner();
     if (kopts.selftest) selftest_boot_mode(kopts.selftest_group);
@@ -118,7 +150,9 @@ NORETURN void kmain(const struct boot_info *bi) {
         vfs_sync_all();
         power_off();
     }
-    /* The boot flow is done: the shell runs as a task of its own, and task 0 ends. */
+    /* The boot flow is done: init (pid 1) takes the console, or else the kernel shell runs as
+     * a task of its own; task 0 ends. */
+    if (start_init()) task_exit(0);
     if (task_create_detached("shell", shell_task, NULL, PRIO_NORMAL) < 0) shell_run();
     task_exit(0);
 }

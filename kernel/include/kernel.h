@@ -4,13 +4,16 @@
 #include "bootinfo.h"
 
 extern const struct boot_info *boot_info;
-/* The command line words: `selftest` or `selftest=GROUP`, `loglevel=N`, `poweroff`, `bench`. */
+/* The command line words: `selftest` or `selftest=GROUP`, `loglevel=N`, `poweroff`, `bench`,
+ * `init=PATH`. */
 struct kernel_options {
     bool selftest;
     char selftest_group[32];
     int loglevel;
     bool poweroff;  /* `poweroff`: power off through ACPI right after the banner (boot tests) */
     bool bench;     /* `bench`: run bench_run() after the banner (scripts/bench.sh) */
+    char init[64];  /* `init=PATH`: the first user program (default /sbin/init); `init=none`
+                     * keeps the kernel shell on the console */
 };
 extern struct kernel_options kopts;
 /* Parses a command line into *out (pure; host-tested). Unknown words are ignored and

@@ -101,7 +101,7 @@ struct process {
     bool stopped;                  /* job control stop (SIGTSTP/SIGSTOP) */
     bool stop_reported, cont_reported;
     int nthreads;
-    struct task *threads;          /* first thread; others through uthread.next_thread */
+    struct uthread *threads;       /* first thread; others through uthread.next_thread */
     struct wait_queue child_wq;    /* wait4/waitid sleep here: a child changed state */
     struct wait_queue stop_wq;     /* stopped threads sleep here until SIGCONT */
     struct tty *ctty;              /* controlling terminal (session leader's), or NULL */
@@ -110,11 +110,17 @@ struct process {
     struct task *vfork_parent;     /* CLONE_VFORK: woken at exec or exit */
     volatile bool vfork_done;
     uint64_t rlimit_nofile;
+    int exit_signal;               /* sent to the parent at exit (clone's low byte; SIGCHLD) */
+    volatile uint32_t child_events;/* bumped whenever a child exits, stops or continues */
+    volatile bool exiting;         /* exit_group or a fatal signal: threads leave at once */
+    bool did_exec;
+    int stop_sig;                  /* the signal that stopped it */                 /* setpgid by the parent fails after the child's execve */
 };
 
 /* Per-thread user state, hung off struct task (task->ut). */
 struct uthread {
     struct process *proc;
+    struct task *task;             /* the kernel task that runs this thread */
     pid_k tid;
     uint64_t fs_base;              /* arch_prctl(ARCH_SET_FS) / CLONE_SETTLS */
     uint64_t sig_blocked;
@@ -125,7 +131,11 @@ struct uthread {
     int64_t syscall_nr;            /* the call in progress (-1 outside), for restarts */
     uint64_t saved_sigmask;        /* ppoll/pselect/sigsuspend restore this at delivery */
     bool restore_sigmask;
-    struct task *next_thread;
+    struct uthread *next_thread;
+    int fault_sig, fault_code;     /* the last fault (proc_user_fault), for siginfo and the report */
+    uint64_t fault_addr, fault_rip;
+    struct uthread *vfork_waiter;  /* CLONE_VFORK child: the parent thread sleeping until exec/exit */
+    volatile bool vfork_pending;   /* the parent side: set while it waits */
 };
 
 /* The calling task's process, or NULL for a kernel task. */
@@ -182,6 +192,12 @@ bool signal_pending_task(const struct task *t);
  * syscall_result is the value the interrupted call returned (for SA_RESTART), or INT64_MIN
  * when f is not returning from a system call. Called by the syscall and interrupt exit paths. */
 void signal_deliver(struct irq_frame *f, int64_t syscall_result);
+/* Called on every return to user mode from an interrupt or exception (interrupts off):
+ * delivers pending signals, with interrupts enabled meanwhile. */
+void proc_return_to_user(struct irq_frame *f);
+/* The scheduler's hook when it switches to a user thread: loads its address space, FS base
+ * and kernel stack (TSS.RSP0 and the SYSCALL stack). */
+void proc_switch_to(struct task *next);
 /* A fault in user mode: reports "pid N (name): SIGSEGV at ADDR (rip R)" on the console and
  * sends the signal to the faulting thread (the default action ends the process). */
 void proc_user_fault(struct irq_frame *f, int sig, int si_code, uint64_t addr);
@@ -196,6 +212,9 @@ bool proc_exception(struct irq_frame *f, uint64_t cr2);
  * frees everything. 0 or -KENOMEM. */
 int proc_test_enter(void);
 void proc_test_leave(void);
+
+/* "SIGSEGV" for 11, ... */
+const char *signal_name(int sig);
 
 /* ---- process groups and sessions ---- */
 /* True when a process group with this id has members in session sid. */

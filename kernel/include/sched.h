@@ -41,6 +41,7 @@ struct task {
     bool joining;                /* someone is in task_join for it */
     bool static_task;            /* the boot flow's task: its stack and struct are not freed */
     volatile bool killed;        /* task_kill: waits return -KEINTR, task_should_stop() */
+    volatile bool sigpending;    /* a user thread has a deliverable signal: waits return -KEINTR */
     bool detached;               /* freed when it exits instead of by task_join */
     uint64_t saved_rsp;          /* switch.S saves the stack pointer here */
     uint64_t stack_base;         /* lowest usable address of the kernel stack */
@@ -92,6 +93,8 @@ int task_join(tid_t id, int64_t *exit_value);
  * task_should_stop(). Killing the calling task ends it at once. 0 or -KESRCH; killing the
  * idle task or the boot task is -KEPERM. */
 int task_kill(tid_t id);
+/* True when a wait of t must end with -KEINTR: killed, or a signal to deliver (user threads). */
+static inline bool task_interrupted(const struct task *t) { return t->killed || t->sigpending; }
 /* True once the calling task has been killed: it should clean up and return. */
 bool task_should_stop(void);
 /* Gives up the CPU to another runnable task of the same or higher priority. */
@@ -135,5 +138,18 @@ void sched_preempt_check(void);
 bool sched_handle_stack_overflow(uint64_t fault_addr, uint64_t rsp, uint64_t rflags);
 /* The #NM handler's half of lazy FPU switching; true when the trap was handled. */
 bool sched_fpu_trap(void);
+/* Sets the kernel stack used on entry from user mode (TSS.RSP0 and syscall_entry's). */
+void sched_set_user_entry_stack(uint64_t top);
+/* Creates a detached task that runs user thread ut: frame (the user registers) is copied to
+ * the top of its kernel stack and the task enters user mode with it (proc_enter_user).
+ * ut->task is set before the task can run. Returns the task id or -KENOMEM. */
+struct irq_frame;
+struct uthread;
+tid_t task_create_user(const char *name, const struct irq_frame *frame, struct uthread *ut);
+/* FPU state of the calling task: reset (execve), save a 512-byte FXSAVE image into buf (false
+ * when it never used the FPU), load one (sigreturn). */
+void sched_fpu_reset_current(void);
+bool sched_fpu_save_current(void *buf);
+void sched_fpu_load_current(const void *buf);
 /* Statistics for the shell and benchmarks. */
 uint64_t sched_context_switches(void);

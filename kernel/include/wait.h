@@ -38,7 +38,7 @@ void wait_queue_init(struct wait_queue *wq, const char *name);
 /* Low-level steps behind wait_event_timeout (usable directly for complex conditions). */
 void wait_prepare(struct wait_queue *wq, struct wait_entry *e); /* enqueue + mark sleeping */
 void wait_finish(struct wait_queue *wq, struct wait_entry *e);  /* dequeue + mark runnable */
-/* Sleeps until woken or the absolute deadline (WAIT_FOREVER = none). 0, or -KEINTR if killed. */
+/* Sleeps until woken or the absolute deadline (WAIT_FOREVER = none). 0, or -KEINTR if killed or a signal is pending. */
 int wait_sleep_until(uint64_t deadline_ns);
 
 /* Wakes every waiter / the first waiter; returns how many were woken. Safe from interrupt
@@ -73,7 +73,7 @@ static inline uint64_t wait_deadline(uint64_t timeout_ns) {
             for (;;) {                                                                     \
                 wait_prepare((wq), &__we);                                                 \
                 if (condition) { __wr = 1; break; }                                        \
-                if ((interruptible) && task_current()->killed) { __wr = -KEINTR; break; }  \
+                if ((interruptible) && task_interrupted(task_current())) { __wr = -KEINTR; break; }  \
                 if (__dl != WAIT_FOREVER && time_ns() >= __dl) { __wr = 0; break; }        \
                 wait_sleep_until(__dl);                                                    \
             }                                                                              \

@@ -27,6 +27,8 @@
 #include "mm.h"
 #include "time.h"
 #include "wait.h"
+#include "proc.h"
+#include "arch.h"
 
 #define MSR_GS_BASE 0xc0000101
 #define CR0_MP (1ull << 1)
@@ -42,6 +44,8 @@ struct fpu_area {
 
 struct percpu {
     struct percpu *self; /* %gs:0 */
+    uint64_t user_rsp;   /* %gs:8: syscall_entry keeps the user stack pointer here */
+    uint64_t kernel_rsp; /* %gs:16: kernel stack top of the running user thread */
     struct cpu cpu;
 };
 
@@ -60,6 +64,15 @@ struct cpu *this_cpu(void) {
 }
 
 struct task *task_current(void) { return this_cpu()->current; }
+
+/* Sets where the CPU switches stacks on entry from user mode: TSS.RSP0 for interrupts and
+ * the per-CPU slot syscall_entry loads. */
+void sched_set_user_entry_stack(uint64_t top) {
+    struct percpu *p;
+    __asm__ volatile("movq %%gs:0, %0" : "=r"(p));
+    p->kernel_rsp = top;
+    tss_set_kernel_stack(top);
+}
 
 void preempt_disable(void) {
     __atomic_add_fetch(&this_cpu()->preempt_count, 1, __ATOMIC_RELAXED);
@@ -215,6 +228,7 @@ static void schedule_locked_switch(bool preempted) {
     c->current = next;
     c->context_switches++;
     fpu_prepare_for(next);
+    if (next->ut) proc_switch_to(next);
     ktimer_reprogram();
     struct task *from = context_switch(&prev->saved_rsp, next->saved_rsp, prev);
     sched_finish_switch(from);
@@ -330,6 +344,52 @@ void sched_fpu_release(struct task *t) {
     irq_restore(flags);
     kfree(t->fpu);
     t->fpu = NULL;
+}
+
+/* Forgets the calling task's FPU/SSE state (execve): its next FPU instruction starts from
+ * the reset state. */
+void sched_fpu_reset_current(void) {
+    struct task *cur = task_current();
+    uint64_t flags = irq_save();
+    if (fpu_owner == cur) fpu_owner = NULL;
+    write_cr0(read_cr0() | CR0_TS);
+    irq_restore(flags);
+    kfree(cur->fpu);
+    cur->fpu = NULL;
+}
+
+/* Copies the calling task's FPU/SSE state (FXSAVE image, 512 bytes) into buf; false when the
+ * task never used the FPU (buf untouched). For signal frames. */
+bool sched_fpu_save_current(void *buf) {
+    struct task *cur = task_current();
+    uint64_t flags = irq_save();
+    bool have = true;
+    if (fpu_owner == cur) {
+        __asm__ volatile("clts; fxsave64 (%0)" ::"r"(cur->fpu) : "memory");
+        write_cr0(read_cr0() & ~CR0_TS);
+    }
+    if (cur->fpu) memcpy(buf, cur->fpu, 512);
+    else have = false;
+    irq_restore(flags);
+    return have;
+}
+
+/* Replaces the calling task's FPU/SSE state with the FXSAVE image in buf (sigreturn). MXCSR
+ * reserved bits are cleared first so FXRSTOR cannot fault. */
+void sched_fpu_load_current(const void *buf) {
+    struct task *cur = task_current();
+    if (!cur->fpu) {
+        cur->fpu = kzalloc(sizeof(struct fpu_area));
+        if (!cur->fpu) return;
+    }
+    uint64_t flags = irq_save();
+    memcpy(cur->fpu, buf, 512);
+    uint32_t *mxcsr = (uint32_t *)(void *)&cur->fpu->fxsave[24];
+    *mxcsr &= 0xffff;
+    /* The registers are reloaded from cur->fpu on the next FPU instruction. */
+    if (fpu_owner == cur) fpu_owner = NULL;
+    write_cr0(read_cr0() | CR0_TS);
+    irq_restore(flags);
 }
 
 /* ---- setup ---- */

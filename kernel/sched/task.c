@@ -10,6 +10,7 @@
 #include "types.h"
 #include "cpu.h"
 #include "sched.h"
+#include "proc.h"
 #include "wait.h"
 #include "ktimer.h"
 #include "mm.h"
@@ -85,7 +86,8 @@ NORETURN void task_run_body(struct task *t) {
 
 /* Builds a task with its stack, ready to be switched to, but not yet listed or queued.
  * Returns NULL when memory or stack slots are short. */
-static struct task *task_build(const char *name, int64_t (*fn)(void *), void *arg, int prio) {
+static struct task *task_build(const char *name, int64_t (*fn)(void *), void *arg, int prio,
+                               size_t reserve_top) {
     struct task *t = kzalloc(sizeof(*t));
     if (!t) return NULL;
     uint64_t flags = spin_lock_irqsave(&tasks_lock);
@@ -110,7 +112,7 @@ static struct task *task_build(const char *name, int64_t (*fn)(void *), void *ar
     t->slice_end_ns = UINT64_MAX;
     /* The first switch to the task "returns" into the trampoline with R12 = the task; the
      * zero words above it end backtraces. RSP is 16-byte aligned after that return. */
-    uint64_t *sp = (uint64_t *)(uintptr_t)(t->stack_base + KSTACK_SIZE - 16);
+    uint64_t *sp = (uint64_t *)(uintptr_t)(t->stack_base + KSTACK_SIZE - reserve_top - 16);
     sp[0] = 0;
     sp[1] = 0;
     *--sp = (uint64_t)(uintptr_t)task_entry_trampoline;
@@ -137,7 +139,7 @@ static tid_t task_register(struct task *t) {
 
 static tid_t create(const char *name, int64_t (*fn)(void *), void *arg, int prio, bool detached) {
     if (!fn || prio < 0 || prio >= PRIO_COUNT) return -KEINVAL;
-    struct task *t = task_build(name, fn, arg, prio);
+    struct task *t = task_build(name, fn, arg, prio, 0);
     if (!t) return -KENOMEM;
     t->detached = detached;
     tid_t id = task_register(t);
@@ -151,6 +153,24 @@ tid_t task_create(const char *name, int64_t (*fn)(void *arg), void *arg, int pri
 
 tid_t task_create_detached(const char *name, int64_t (*fn)(void *arg), void *arg, int prio) {
     return create(name, fn, arg, prio, true);
+}
+
+/* The first code of a user thread's task: the user frame sits at the top of its stack. */
+static int64_t user_thread_body(void *arg) {
+    struct task *t = task_current();
+    proc_enter_user((struct irq_frame *)(uintptr_t)(t->stack_base + KSTACK_SIZE - sizeof(struct irq_frame)));
+}
+
+tid_t task_create_user(const char *name, const struct irq_frame *frame, struct uthread *ut) {
+    struct task *t = task_build(name, user_thread_body, NULL, PRIO_NORMAL, sizeof(struct irq_frame));
+    if (!t) return -KENOMEM;
+    memcpy((void *)(uintptr_t)(t->stack_base + KSTACK_SIZE - sizeof(struct irq_frame)), frame, sizeof(*frame));
+    t->detached = true;
+    t->ut = ut;
+    ut->task = t;
+    tid_t id = task_register(t);
+    sched_add_new(t);
+    return id;
 }
 
 /* Frees a task that has switched away for the last time (sched.c for detached tasks,
@@ -235,7 +255,7 @@ int task_sleep_until(uint64_t deadline_ns) {
     struct task *self = task_current();
     struct ktimer tm = {0};
     for (;;) {
-        if (self->killed) return -KEINTR;
+        if (task_interrupted(self)) return -KEINTR;
         if (time_ns() >= deadline_ns) return 0;
         sched_set_sleeping();
         ktimer_start(&tm, deadline_ns, wake_timer_fn, self);
@@ -247,7 +267,7 @@ int task_sleep_until(uint64_t deadline_ns) {
 int task_sleep_ns(uint64_t ns) {
     if (ns == 0) {
         task_yield();
-        return task_current()->killed ? -KEINTR : 0;
+        return task_interrupted(task_current()) ? -KEINTR : 0;
     }
     uint64_t now = time_ns();
     return task_sleep_until(now + ns < now ? UINT64_MAX - 1 : now + ns);
@@ -261,7 +281,7 @@ int wait_sleep_until(uint64_t deadline_ns) {
     if (deadline_ns != WAIT_FOREVER) ktimer_start(&tm, deadline_ns, wake_timer_fn, self);
     schedule();
     if (deadline_ns != WAIT_FOREVER) ktimer_cancel(&tm);
-    return self->killed ? -KEINTR : 0;
+    return task_interrupted(self) ? -KEINTR : 0;
 }
 
 /* ---- information ---- */
@@ -342,7 +362,7 @@ struct task *task_setup_boot(struct cpu *c, int64_t (*idle_fn)(void *)) {
 
     /* The idle task: built like any other, but never queued; the scheduler picks it when
      * the run queues are empty. */
-    struct task *idle = task_build("idle", idle_fn, NULL, PRIO_NORMAL);
+    struct task *idle = task_build("idle", idle_fn, NULL, PRIO_NORMAL, 0);
     if (!idle) panic("sched: no memory for the idle task");
     idle->cpu = c;
     task_register(idle);

@@ -4,6 +4,7 @@
  * the scheduler's preemption check. */
 #include "types.h"
 #include "arch.h"
+#include "proc.h"
 #include "irq.h"
 #include "printk.h"
 #include "cpu.h"
@@ -76,6 +77,7 @@ void interrupt_dispatch(struct irq_frame *f) {
     counts[v]++;
     if (v < 32) {
         exception_handler(f);
+        if (f->cs & 3) proc_return_to_user(f);
         return;
     }
     irq_note_vector(v);
@@ -89,4 +91,5 @@ void interrupt_dispatch(struct irq_frame *f) {
         eoi();
         sched_irq_exit(); /* preemption point: switch task if one is due */
     }
+    if (f->cs & 3) proc_return_to_user(f); /* pending signals, before user mode resumes */
 }

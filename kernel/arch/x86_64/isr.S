@@ -24,7 +24,10 @@ isr_stubs:
 
     .type isr_common, @function
 isr_common:
-    pushq %rax
+    testb $3, 24(%rsp)          /* CS of the interrupted context: from user mode? */
+    jz 1f
+    swapgs                      /* then GS must point at the per-CPU block again */
+1:  pushq %rax
     pushq %rbx
     pushq %rcx
     pushq %rdx
@@ -58,7 +61,10 @@ isr_common:
     popq %rbx
     popq %rax
     add $16, %rsp
-    iretq
+    testb $3, 8(%rsp)           /* back to user mode: give user space its GS again */
+    jz 2f
+    swapgs
+2:  iretq
     .size isr_common, . - isr_common
 
 /* kjmp_save/kjmp_restore: setjmp/longjmp for the kernel (used to recover from an expected

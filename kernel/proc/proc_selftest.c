@@ -1,0 +1,151 @@
+/* proc_selftest.c: processes end to end: real musl programs from the root image run as user
+ * processes, their output is captured through a pipe and their exit status checked.
+ * Group "proc" (the user-space test programs of user/bin/ do the detailed checks and print
+ * PASS/FAIL lines; these tests assert on those lines, the exit status, and that the kernel's
+ * frame and process counts come back). */
+#include "selftest.h"
+#include "proc.h"
+#include "vfs.h"
+#include "mm.h"
+#include "kstring.h"
+#include "printk.h"
+#include "time.h"
+
+#define OUT_CAP 16384
+
+struct run {
+    char out[OUT_CAP];
+    size_t len;
+    int status;
+    int spawn_err;
+};
+
+/* Runs path with argv, stdout and stderr into a pipe; waits up to timeout_ms. */
+static void run_program(struct run *r, const char *path, const char *const argv[], uint64_t timeout_ms) {
+    static const char *const envp[] = {"PATH=/bin:/sbin", "HOME=/", "TMPDIR=/tmp", NULL};
+    r->len = 0;
+    r->status = -1;
+    struct vfs_file *rd, *wr;
+    r->spawn_err = vfs_pipe(&rd, &wr, 0);
+    if (r->spawn_err < 0) return;
+    struct vfs_file *stdio[3] = {NULL, wr, wr};
+    int pid = proc_spawn(path, argv, envp, stdio);
+    vfs_close(wr);
+    if (pid < 0) {
+        r->spawn_err = pid;
+        vfs_close(rd);
+        return;
+    }
+    r->spawn_err = 0;
+    uint64_t deadline = time_ns() + timeout_ms * 1000000ull;
+    char buf[512];
+    for (;;) {
+        int64_t n = vfs_read(rd, buf, sizeof buf);
+        if (n <= 0) break; /* EOF: every writer (the program and its children) is gone */
+        size_t take = MIN((size_t)n, OUT_CAP - 1 - r->len);
+        memcpy(r->out + r->len, buf, take);
+        r->len += take;
+        if (time_ns() > deadline) break;
+    }
+    r->out[r->len] = 0;
+    vfs_close(rd);
+    uint64_t now = time_ns();
+    int w = proc_wait_spawned(pid, &r->status, now < deadline ? deadline - now : 1000000ull);
+    if (w < 0) {
+        proc_signal_pid(pid, SIGKILL);
+        proc_wait_spawned(pid, &r->status, 5000000000ull);
+        r->status = -2;
+    }
+}
+
+static void log_output(const char *name, const struct run *r) {
+    printk(LOG_INFO, "---- %s output (%zu bytes, status %#x) ----\n%s", name, r->len, r->status, r->out);
+    if (r->len && r->out[r->len - 1] != '\n') printk(LOG_INFO, "\n");
+}
+
+static uint64_t free_frames(void) {
+    struct pmm_stats st;
+    pmm_get_stats(&st);
+    return st.free_frames;
+}
+
+/* True when needle occurs in haystack. */
+static bool contains(const char *haystack, const char *needle) {
+    size_t n = strlen(needle);
+    for (const char *p = haystack; *p; p++)
+        if (strncmp(p, needle, n) == 0) return true;
+    return false;
+}
+
+static struct run run_buf; /* big: not on the 16 KiB kernel stack */
+
+SELFTEST(proc, true_and_false_exit_codes) {
+    const char *a1[] = {"true", NULL}, *a2[] = {"false", NULL};
+    run_program(&run_buf, "/bin/true", a1, 10000);
+    ST_ASSERT(t, run_buf.spawn_err == 0, "spawning /bin/true failed: %d", run_buf.spawn_err);
+    ST_ASSERT(t, run_buf.status == 0, "/bin/true ended with status %#x, expected 0", run_buf.status);
+    run_program(&run_buf, "/bin/false", a2, 10000);
+    ST_ASSERT(t, run_buf.spawn_err == 0, "spawning /bin/false failed: %d", run_buf.spawn_err);
+    ST_ASSERT(t, run_buf.status == W_EXITCODE(1, 0), "/bin/false ended with status %#x, expected 0x100",
+              run_buf.status);
+}
+
+SELFTEST(proc, foreign_and_malformed_files_are_enoexec) {
+    const char *argv[] = {"x", NULL};
+    int r = proc_spawn("/HELLO.TXT", argv, NULL, NULL);
+    ST_ASSERT(t, r == -KENOEXEC, "a text file gave %d, expected -ENOEXEC", r);
+    r = proc_spawn("/sabos/kernel.elf", argv, NULL, NULL);
+    ST_ASSERT(t, r == -KENOEXEC, "the kernel's ELF gave %d, expected -ENOEXEC", r);
+    r = proc_spawn("/no/such/program", argv, NULL, NULL);
+    ST_ASSERT(t, r == -KENOENT, "a missing file gave %d, expected -ENOENT", r);
+    r = proc_spawn("/bin", argv, NULL, NULL);
+    ST_ASSERT(t, r == -KEACCES, "a directory gave %d, expected -EACCES", r);
+}
+
+/* Runs a user test program that prints PASS/FAIL lines and exits 0 only when all pass. */
+static void run_user_test(struct selftest_ctx *t, const char *path, const char *const argv[], uint64_t timeout_ms,
+                          uint64_t frame_slack) {
+    uint64_t before = free_frames();
+    int procs = proc_count();
+    run_program(&run_buf, path, argv, timeout_ms);
+    log_output(path, &run_buf);
+    ST_ASSERT(t, run_buf.spawn_err == 0, "spawning %s failed: %d", path, run_buf.spawn_err);
+    ST_ASSERT(t, run_buf.status != -2, "%s did not finish within %lu ms", path, (unsigned long)timeout_ms);
+    ST_ASSERT(t, !contains(run_buf.out, "FAIL"), "%s reported a failure (see the log)", path);
+    ST_ASSERT(t, run_buf.status == 0, "%s ended with status %#x", path, run_buf.status);
+    ST_ASSERT(t, contains(run_buf.out, "PASS"), "%s printed no PASS line", path);
+    ST_ASSERT(t, proc_count() == procs, "%d processes before, %d after (zombies or leaks)", procs, proc_count());
+    uint64_t after = free_frames();
+    ST_ASSERT(t, after + frame_slack >= before, "free frames %lu before, %lu after", (unsigned long)before,
+              (unsigned long)after);
+}
+
+SELFTEST_TIMEOUT(proc, faults_kill_only_the_child, 60000) {
+    const char *argv[] = {"faulttest", NULL};
+    run_user_test(t, "/bin/faulttest", argv, 50000, 16);
+}
+
+SELFTEST_TIMEOUT(proc, fork_100_children_no_zombies_no_leaks, 120000) {
+    const char *argv[] = {"forktest", NULL};
+    run_user_test(t, "/bin/forktest", argv, 110000, 16);
+}
+
+SELFTEST_TIMEOUT(proc, pipe_16mib_between_processes, 120000) {
+    const char *argv[] = {"pipetest", NULL};
+    run_user_test(t, "/bin/pipetest", argv, 110000, 16);
+}
+
+SELFTEST_TIMEOUT(proc, ipc_contract_from_user_space, 60000) {
+    const char *argv[] = {"ipctest", NULL};
+    run_user_test(t, "/bin/ipctest", argv, 50000, 16);
+}
+
+SELFTEST_TIMEOUT(proc, fork_bomb_hits_the_limit, 120000) {
+    const char *argv[] = {"forkbomb", NULL};
+    run_user_test(t, "/bin/forkbomb", argv, 110000, 16);
+}
+
+SELFTEST_TIMEOUT(proc, syscall_fuzzer_100000_calls, 300000) {
+    const char *argv[] = {"sysfuzz", "-n", "100000", "-s", "1", NULL};
+    run_user_test(t, "/bin/sysfuzz", argv, 290000, 16);
+}
