@@ -40,7 +40,7 @@ done
 # One more boot in the kernel's `bench` mode (kernel/test/bench.c): it prints
 # "BENCH name value" lines (scheduler figures) and powers off.
 bench_log="$out/bench-mode.log"
-bash scripts/qemu.sh --cmdline "bench" --no-reboot --timeout 120 > "$bench_log" 2>&1
+bash scripts/qemu.sh --cmdline "bench" --no-reboot --timeout 240 > "$bench_log" 2>&1
 bench_rc=$?
 [ "$bench_rc" = 33 ] || echo "bench: the bench-mode boot ended with status $bench_rc (33 expected; see $bench_log)" >&2
 bench_value() { # the value of one BENCH line, or "-"
@@ -92,3 +92,18 @@ for fs in fs_fat32_vda fs_9p; do
     printf '%-44s %10s %10s %10s %10s\n' "$label" "$(bench_value "${fs}_read_mbps")" "$(bench_value "${fs}_write_mbps")" \
         "$(bench_value "${fs}_small_create_per_s")" "$(bench_value "${fs}_small_delete_per_s")"
 done
+
+# User space: the same /bin/ubench binary in the guest (bench boot above) and on this host.
+host_ubench=$(build/user/bin/ubench build/user/bin/hellostd 2>/dev/null || true)
+host_value() { # the value of one BENCH line of the host run, or "-"
+    local v
+    v=$(sed -nE "s/^BENCH $1 ([0-9]+)\$/\1/p" <<<"$host_ubench" | tail -1)
+    echo "${v:--}"
+}
+printf '\n%-44s %10s %10s\n' "user space (musl programs; same boot)" SABOS "host Linux"
+printf '%-44s %10s %10s\n' "getpid round trip (ns)" "$(bench_value getpid_ns)" "$(host_value getpid_ns)"
+printf '%-44s %10s %10s\n' "fork + exit + wait (us)" "$(bench_value fork_exit_wait_us)" "$(host_value fork_exit_wait_us)"
+printf '%-44s %10s %10s\n' "execve of hellostd (us)" "$(bench_value execve_hellostd_us)" "$(host_value execve_hellostd_us)"
+printf '%-44s %10s %10s\n' "fork + execve hellostd + wait (us)" "$(bench_value fork_execve_wait_us)" "$(host_value fork_execve_wait_us)"
+printf '%-44s %10s %10s\n' "pipe throughput, 64 KiB writes (MB/s)" "$(bench_value pipe_mbps)" "$(host_value pipe_mbps)"
+printf '%-44s %10s %10s\n' "IPC round trip (us)" "$(bench_value ipc_rtt_us)" "-"

@@ -112,7 +112,7 @@ static int do_request(struct blk_device *dev, int op, uint64_t lba, uint32_t cou
     int r = dev->ops->submit(dev, &req);
     if (r < 0) return r;
     uint64_t timeout = dev->timeout_ns ? dev->timeout_ns : BLK_TIMEOUT_NS;
-    int w = wait_event_timeout(&wq, __atomic_load_n(&req.done, __ATOMIC_ACQUIRE), timeout);
+    int w = wait_event_killable_timeout(&wq, __atomic_load_n(&req.done, __ATOMIC_ACQUIRE), timeout);
     if (w < 0) {
         /* The caller was killed, but the device may still write its buffer: wait for the
          * request itself (bounded) instead of resetting a device other tasks are using. */

@@ -1,8 +1,9 @@
 /* devfs.c: the device file system mounted on /dev, a VFS engine (vfs.h).
  *
- * One flat directory: null, zero, random, urandom, console and one block-device node per
- * registered block device (block.h, taken when the instance is mounted). Node semantics
- * follow POSIX.1-2017 XBD 10.1 (/dev/null, /dev/console) and the Linux conventions for
+ * One flat directory: null, zero, random, urandom, console, tty and one block-device node
+ * per registered block device (block.h, taken when the instance is mounted). Node semantics
+ * follow POSIX.1-2017 XBD 10.1 (/dev/null, /dev/console, /dev/tty: the console terminal and
+ * the caller's controlling terminal, both tty.h) and the Linux conventions for
  * /dev/zero, /dev/random, /dev/urandom and block devices (reads and writes of a block device
  * at byte offsets must be sector-aligned, else -EINVAL).
  *
@@ -13,7 +14,7 @@
  * mixed in every 1 MiB of output. */
 #include "vfs.h"
 #include "block.h"
-#include "console_input.h"
+#include "tty.h"
 #include "cpu.h"
 #include "kstring.h"
 #include "mm.h"
@@ -193,7 +194,7 @@ int random_bytes(void *buf, size_t len) { return rng_read(buf, len); }
 
 /* ---- the file system ---- */
 
-enum devfs_kind { DEV_ROOT, DEV_NULL, DEV_ZERO, DEV_RANDOM, DEV_URANDOM, DEV_CONSOLE, DEV_BLOCK };
+enum devfs_kind { DEV_ROOT, DEV_NULL, DEV_ZERO, DEV_RANDOM, DEV_URANDOM, DEV_CONSOLE, DEV_TTY, DEV_BLOCK };
 
 struct devfs_node {
     struct vnode vn;
@@ -263,18 +264,24 @@ static int64_t block_span(const struct blk_device *d, uint64_t off, size_t len) 
     return (int64_t)MIN(n, (uint64_t)BLOCK_IO_MAX);
 }
 
-static int64_t console_read(void *buf, size_t len) {
-    uint8_t *p = buf;
-    size_t got = 0;
-    while (got < len) {
-        int c = console_getchar(got ? 0 : WAIT_FOREVER);
-        if (c == -KEINTR) return got ? (int64_t)got : -KEINTR;
-        if (c < 0) break;
-        p[got++] = (uint8_t)c;
-        if (c == '\n' || c == '\r') break;
-    }
-    return (int64_t)got;
+/* The terminal behind a terminal node: the console, or the caller's controlling terminal
+ * for /dev/tty (NULL: none, -ENXIO as on Linux). */
+static struct tty *node_tty(const struct devfs_node *n) {
+    return n->kind == DEV_CONSOLE ? tty_console() : tty_current_ctty();
 }
+
+/* Opening a terminal node gives a file of the terminal (its read, write, poll and ioctl);
+ * /dev/console also makes the console the controlling terminal of a session leader that
+ * has none (unless O_NOCTTY). Needs the VFS's open hook (VFS_HAVE_VNODE_OPEN); without it
+ * the read and write below still reach the terminal. */
+#ifdef VFS_HAVE_VNODE_OPEN
+static int devfs_open(struct vnode *vn, struct vfs_file *f) {
+    struct devfs_node *n = node_of(vn);
+    if (n->kind != DEV_CONSOLE && n->kind != DEV_TTY) return 0;
+    struct tty *t = node_tty(n);
+    return t ? tty_attach_file(t, f) : -KENXIO;
+}
+#endif
 
 static int64_t devfs_read(struct vnode *vn, uint64_t off, void *buf, size_t len) {
     struct devfs_node *n = node_of(vn);
@@ -286,7 +293,11 @@ static int64_t devfs_read(struct vnode *vn, uint64_t off, void *buf, size_t len)
         int r = rng_read(buf, len);
         return r < 0 ? r : (int64_t)len;
     }
-    case DEV_CONSOLE: return console_read(buf, len);
+    case DEV_CONSOLE:
+    case DEV_TTY: {
+        struct tty *t = node_tty(n);
+        return t ? tty_read_kernel(t, buf, len) : -KENXIO;
+    }
     case DEV_BLOCK: {
         int64_t span = block_span(n->blk, off, len);
         if (span <= 0) return span;
@@ -304,7 +315,11 @@ static int64_t devfs_write(struct vnode *vn, uint64_t off, const void *buf, size
     case DEV_ZERO:
     case DEV_RANDOM:
     case DEV_URANDOM: return (int64_t)len; /* swallowed (random: no entropy credit) */
-    case DEV_CONSOLE: console_write(buf, len); return (int64_t)len;
+    case DEV_CONSOLE:
+    case DEV_TTY: {
+        struct tty *t = node_tty(n);
+        return t ? tty_write_kernel(t, buf, len) : -KENXIO;
+    }
     case DEV_BLOCK: {
         int64_t span = block_span(n->blk, off, len);
         if (span < 0) return span;
@@ -334,6 +349,9 @@ static const struct vnode_ops devfs_ops = {
     .read = devfs_read,
     .write = devfs_write,
     .getattr = devfs_getattr,
+#ifdef VFS_HAVE_VNODE_OPEN
+    .open = devfs_open,
+#endif
 };
 
 static void count_blk(struct blk_device *dev, void *ctx) {
@@ -364,7 +382,7 @@ static void add_blk(struct blk_device *dev, void *ctx) {
     node_setup(c->fs, c->m, DEV_BLOCK, dev->name, S_IFBLK | (dev->read_only ? 0440 : 0660), dev);
 }
 
-#define DEVFS_FIXED_NODES 6 /* root, null, zero, random, urandom, console */
+#define DEVFS_FIXED_NODES 7 /* root, null, zero, random, urandom, console, tty */
 #define DEVFS_SPARE_BLOCK 8 /* room for block devices registered while mounting */
 
 static int devfs_mount(struct vfs_mount *m, const char *source, const char *options, struct vnode **root) {
@@ -381,6 +399,7 @@ static int devfs_mount(struct vfs_mount *m, const char *source, const char *opti
     node_setup(fs, m, DEV_RANDOM, "random", S_IFCHR | 0666, NULL);
     node_setup(fs, m, DEV_URANDOM, "urandom", S_IFCHR | 0666, NULL);
     node_setup(fs, m, DEV_CONSOLE, "console", S_IFCHR | 0620, NULL);
+    node_setup(fs, m, DEV_TTY, "tty", S_IFCHR | 0666, NULL);
     struct blk_add_ctx c = {fs, m, cap};
     blk_for_each(add_blk, &c);
     m->fs_priv = fs;

@@ -170,7 +170,7 @@ static int vnode_for(struct fatfs *fs, const struct fat32_node *n, struct vnode 
     if (!v) {
         v = kzalloc(sizeof(*v));
         if (!v) return -KENOMEM;
-        uint32_t mode = node_is_dir(n) ? (S_IFDIR | 0755) : (S_IFREG | 0644);
+        uint32_t mode = node_is_dir(n) ? (S_IFDIR | 0755) : (S_IFREG | 0755);
         vnode_init(&v->vn, &fatvfs_vnode_ops, fs->mount, mode, node_ino(n));
         v->vn.flags |= VN_NOCACHE;
         v->vn.fs_data = v;
@@ -390,7 +390,7 @@ static int fatvfs_getattr(struct vnode *vn, struct vfs_stat *st) {
     mutex_unlock(&v->fs->lock);
     memset(st, 0, sizeof(*st));
     st->ino = vn->ino;
-    st->mode = fst.is_dir ? (S_IFDIR | 0755) : (S_IFREG | 0644);
+    st->mode = fst.is_dir ? (S_IFDIR | 0755) : (S_IFREG | 0755);
     st->nlink = 1;
     st->size = fst.size;
     st->blocks = ((uint64_t)fst.size + cb - 1) / cb * cb / 512;

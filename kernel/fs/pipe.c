@@ -5,7 +5,7 @@
  * closed; a write when every reader has closed fails with EPIPE; writes of at most PIPE_BUF
  * (4096) bytes are atomic (never interleaved with other writes); with O_NONBLOCK nothing
  * waits and EAGAIN is returned instead. Waiting uses wait queues (wait.h, the timeout
- * contract; a killed task gets EINTR). */
+ * contract; a killed task gets EINTR). poll() readiness follows Linux's pipe_poll. */
 #include "vfs.h"
 #include "kstring.h"
 #include "mm.h"
@@ -103,8 +103,36 @@ static void pipe_close_write(struct vfs_file *f) {
     wake_up_all(&p->readq); /* readers now see EOF */
 }
 
-static const struct vfs_file_ops pipe_read_fops = {.read = pipe_read, .write = NULL, .close = pipe_close_read};
-static const struct vfs_file_ops pipe_write_fops = {.read = NULL, .write = pipe_write, .close = pipe_close_write};
+/* poll (vfs_file_ops.poll, Linux pipe_poll semantics): the reading end is POLLIN while data
+ * waits and POLLHUP once every writer has gone; the writing end is POLLOUT while PIPE_BUF
+ * bytes fit (a write of that size would not block) and POLLERR once every reader has gone.
+ * Lock-free (the counts are read once each; poll must not sleep). Each end names the one
+ * queue whose wake-ups change its answer: readq (data, last writer gone) for the reading end,
+ * writeq (room, last reader gone) for the writing end. */
+static uint32_t pipe_poll_read(struct vfs_file *f, struct wait_queue *wqs[2]) {
+    struct pipe *p = pipe_of(f);
+    wqs[0] = &p->readq;
+    wqs[1] = NULL;
+    uint32_t m = 0;
+    if (p->count > 0) m |= VFS_POLLIN;
+    if (p->writers == 0) m |= VFS_POLLHUP;
+    return m;
+}
+
+static uint32_t pipe_poll_write(struct vfs_file *f, struct wait_queue *wqs[2]) {
+    struct pipe *p = pipe_of(f);
+    wqs[0] = &p->writeq;
+    wqs[1] = NULL;
+    uint32_t m = 0;
+    if (PIPE_CAPACITY - p->count >= PIPE_BUF_SIZE) m |= VFS_POLLOUT;
+    if (p->readers == 0) m |= VFS_POLLERR;
+    return m;
+}
+
+static const struct vfs_file_ops pipe_read_fops = {
+    .read = pipe_read, .write = NULL, .close = pipe_close_read, .poll = pipe_poll_read};
+static const struct vfs_file_ops pipe_write_fops = {
+    .read = NULL, .write = pipe_write, .close = pipe_close_write, .poll = pipe_poll_write};
 
 static int pipe_getattr(struct vnode *vn, struct vfs_stat *st) {
     struct pipe *p = container_of(vn, struct pipe, vn);

@@ -1,6 +1,8 @@
 /* procfs_selftest.c: self-tests of procfs (kernel/fs/procfs.c), group `procfs`. Each test
  * mounts a detached procfs instance and reads one file through the VFS (vfs.h): it must open,
- * give non-empty text, and contain what the file is about. */
+ * give non-empty text, and contain what the file is about, in the format of Linux proc(5)
+ * where Linux has the file (meminfo, mounts, uptime). The per-process entries are tested
+ * with a process of their own in kernel/proc/sys_misc_selftest.c. */
 #include "selftest.h"
 #include "vfs.h"
 #include "kstring.h"
@@ -47,28 +49,57 @@ SELFTEST(procfs, mounts_lists_root_and_tmpfs) {
     char *text = NULL;
     int64_t n = read_proc_file("/mounts", &text);
     ST_ASSERT(t, n > 0, "reading mounts: %ld", (long)n);
-    bool root = contains(text, " / "), tmp = contains(text, "tmpfs");
+    bool root = contains(text, " / "), tmp = contains(text, " tmpfs rw 0 0\n");
+    /* every line: source target type options 0 0 (four words, then "0 0") */
+    bool lines_ok = true;
+    for (const char *p = text; *p && lines_ok;) {
+        int words = 0;
+        const char *e = p;
+        while (*e && *e != '\n') {
+            if (*e != ' ' && (e == p || e[-1] == ' ')) words++;
+            e++;
+        }
+        lines_ok = *e == '\n' && words == 6 && e - p > 4 && strncmp(e - 4, " 0 0", 4) == 0;
+        p = e + 1;
+    }
+    bool detached = contains(text, "(detached)");
     kfree(text);
     ST_ASSERT(t, root, "mounts does not list \" / \"");
-    ST_ASSERT(t, tmp, "mounts does not list tmpfs");
+    ST_ASSERT(t, tmp, "mounts does not list tmpfs as \"... tmpfs rw 0 0\"");
+    ST_ASSERT(t, lines_ok, "a mounts line is not \"source target type options 0 0\"");
+    ST_ASSERT(t, !detached, "mounts lists a detached instance");
 }
 
-SELFTEST(procfs, meminfo_has_free_frames) {
+/* The number after "key" (then spaces) at the start of a line, or -1. */
+static int64_t field_value(const char *text, const char *key) {
+    size_t n = strlen(key);
+    for (const char *p = text; *p; p++) {
+        if ((p == text || p[-1] == '\n') && strncmp(p, key, n) == 0) {
+            p += n;
+            while (*p == ' ') p++;
+            if (*p < '0' || *p > '9') return -1;
+            int64_t v = 0;
+            while (*p >= '0' && *p <= '9') v = v * 10 + (*p++ - '0');
+            return v;
+        }
+    }
+    return -1;
+}
+
+SELFTEST(procfs, meminfo_linux_format) {
     char *text = NULL;
     int64_t n = read_proc_file("/meminfo", &text);
     ST_ASSERT(t, n > 0, "reading meminfo: %ld", (long)n);
-    const char *p = text;
-    bool found = false;
-    for (; *p; p++) {
-        if (strncmp(p, "FramesFree:", 11) == 0) {
-            p += 11;
-            while (*p == ' ') p++;
-            found = *p >= '1' && *p <= '9';
-            break;
-        }
-    }
+    int64_t total = field_value(text, "MemTotal:"), freekb = field_value(text, "MemFree:");
+    int64_t avail = field_value(text, "MemAvailable:"), frames = field_value(text, "FramesFree:");
+    bool kb_suffix = contains(text, " kB\nMemFree:");
+    bool first = strncmp(text, "MemTotal:", 9) == 0;
     kfree(text);
-    ST_ASSERT(t, found, "meminfo has no non-zero FramesFree number");
+    ST_ASSERT(t, first, "meminfo does not start with MemTotal:");
+    ST_ASSERT(t, total > 0 && freekb > 0 && freekb <= total && avail >= 0 && avail <= total,
+              "MemTotal %ld MemFree %ld MemAvailable %ld", (long)total, (long)freekb, (long)avail);
+    ST_ASSERT(t, kb_suffix, "MemTotal line does not end in \" kB\"");
+    ST_ASSERT(t, frames > 0, "meminfo has no non-zero FramesFree number");
 }
 
 SELFTEST(procfs, tasks_lists_idle) {
@@ -80,16 +111,24 @@ SELFTEST(procfs, tasks_lists_idle) {
     ST_ASSERT(t, idle, "tasks does not list idle");
 }
 
-SELFTEST(procfs, uptime_is_seconds_with_two_decimals) {
+/* Reads "DIGITS.DD" at *p and advances past it; false when the text is not that. */
+static bool seconds_cc(const char **p) {
+    const char *s = *p;
+    int digits = 0;
+    while (*s >= '0' && *s <= '9') s++, digits++;
+    if (digits == 0 || s[0] != '.' || s[1] < '0' || s[1] > '9' || s[2] < '0' || s[2] > '9') return false;
+    *p = s + 3;
+    return true;
+}
+
+SELFTEST(procfs, uptime_is_linux_format) {
     char *text = NULL;
     int64_t n = read_proc_file("/uptime", &text);
     ST_ASSERT(t, n > 0, "reading uptime: %ld", (long)n);
     const char *p = text;
-    int digits = 0;
-    while (*p >= '0' && *p <= '9') p++, digits++;
-    bool ok = digits > 0 && p[0] == '.' && p[1] >= '0' && p[1] <= '9' && p[2] >= '0' && p[2] <= '9' && p[3] == '\n';
+    bool ok = seconds_cc(&p) && *p++ == ' ' && seconds_cc(&p) && p[0] == '\n' && p[1] == 0;
     kfree(text);
-    ST_ASSERT(t, ok, "uptime is not \"S.CC\\n\"");
+    ST_ASSERT(t, ok, "uptime is not \"S.CC I.CC\\n\"");
 }
 
 SELFTEST(procfs, interrupts_and_pci_nonempty) {
@@ -102,4 +141,38 @@ SELFTEST(procfs, interrupts_and_pci_nonempty) {
     bool host_bridge = contains(text, "8086:29c0"); /* the q35 host bridge */
     kfree(text);
     ST_ASSERT(t, host_bridge, "pci does not list the q35 host bridge 8086:29c0");
+}
+
+/* A kernel task has no process: /proc/self does not exist for it and readdir leaves it out;
+ * names that are not pids (letters, leading zeros, overflow) are not found. */
+SELFTEST(procfs, self_and_bad_pids_from_a_kernel_task) {
+    struct vfs_mount *m = NULL;
+    int r = vfs_mount(NULL, NULL, "procfs", NULL, NULL, &m);
+    ST_ASSERT(t, r == 0, "mounting procfs: %d", r);
+    struct vfs_ctx ctx = {m->root, m->root};
+    static const char *const bad[] = {"/self", "/self/stat", "/0", "/007", "/4294967297", "/12x", "/-1", "/meminfo/x"};
+    int got[ARRAY_SIZE(bad)];
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        struct vnode *vn = NULL;
+        got[i] = vfs_lookup(&ctx, bad[i], &vn);
+        if (got[i] == 0) vnode_put(vn);
+    }
+    bool saw_self = false;
+    int entries = 0;
+    struct vfs_file *d = NULL;
+    struct vfs_dirent *de = kmalloc(sizeof *de);
+    if (de && vfs_open(&ctx, "/", O_RDONLY | O_DIRECTORY, 0, &d) == 0) {
+        while (vfs_readdir(d, de) == 1 && entries < 10000) {
+            entries++;
+            if (strcmp(de->name, "self") == 0) saw_self = true;
+        }
+        vfs_close(d);
+    }
+    kfree(de);
+    int um = vfs_umount(m);
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+        ST_ASSERT(t, got[i] == -KENOENT || (i == ARRAY_SIZE(bad) - 1 && got[i] == -KENOTDIR), "lookup %s = %d", bad[i],
+                  got[i]);
+    ST_ASSERT(t, entries >= 2 + 6 && !saw_self, "readdir: %d entries, self listed %d", entries, saw_self);
+    ST_ASSERT(t, um == 0, "umount = %d", um);
 }

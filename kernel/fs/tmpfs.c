@@ -338,7 +338,7 @@ static int truncate_locked(struct tmpfs_node *n, uint64_t size) {
             }
         }
         /* zero the tail of the last kept chunk, so growing again reads zeros */
-        if (size % CHUNK && n->chunks[size / CHUNK])
+        if (size % CHUNK && size / CHUNK < n->chunk_slots && n->chunks[size / CHUNK])
             memset(n->chunks[size / CHUNK] + size % CHUNK, 0, (size_t)(CHUNK - size % CHUNK));
         if (keep == 0) {
             kfree(n->chunks);

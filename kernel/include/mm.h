@@ -32,6 +32,15 @@ void pmm_get_stats(struct pmm_stats *out);
 int pmm_allocated_order(phys_addr_t pa);
 /* Free blocks currently listed at one order (for /proc/meminfo-style reports and tests). */
 uint64_t pmm_free_blocks(unsigned order);
+/* Share counts of single frames (order-0 blocks), kept in the allocator's metadata, for
+ * frames several user address spaces map copy-on-write (uvm.c). A freshly allocated frame
+ * has count 1. pmm_frame_ref adds a sharer and returns the new count; pmm_frame_unref drops
+ * one and frees the frame when none is left, returning the count left (0 = freed);
+ * pmm_frame_refs reads the count. Misuse (pa not an allocated single frame) is reported and
+ * gives 0. pmm_free of a frame whose count is above 1 is reported and ignored. */
+uint32_t pmm_frame_ref(phys_addr_t pa);
+uint32_t pmm_frame_unref(phys_addr_t pa);
+uint32_t pmm_frame_refs(phys_addr_t pa);
 
 /* ---- virtual memory ---- */
 #ifdef HOST_TEST
@@ -88,6 +97,13 @@ void vmm_prepare_kernel_range(uint64_t va, uint64_t len);
 
 /* True when [pa, pa+len) lies in memory the direct map covers (RAM and firmware tables). */
 bool vmm_direct_mapped(phys_addr_t pa, size_t len);
+
+/* Physical address of the kernel's PML4. Its upper half (entries 256-511) is complete from
+ * paging_init on and never changes afterwards, so every user PML4 shares the kernel's
+ * mappings by copying those 256 entries once (uvm.c). */
+phys_addr_t vmm_kernel_pml4(void);
+/* The no-execute PTE bit (bit 63) when the CPU has NX and EFER.NXE is on, else 0. */
+uint64_t vmm_nx_bit(void);
 
 /* Physical address behind any mapped kernel virtual address (direct map, image, stacks);
  * 0 when unmapped. */

@@ -18,6 +18,7 @@
 #include "wait.h"
 #include "vfs.h"
 #include "irq.h"
+#include "ktimer.h"
 
 #define PROC_MAX 256          /* live processes (the fork-bomb limit): fork gives -EAGAIN */
 #define FD_MAX 256            /* descriptors per process (RLIMIT_NOFILE) */
@@ -114,7 +115,9 @@ struct process {
     volatile uint32_t child_events;/* bumped whenever a child exits, stops or continues */
     volatile bool exiting;         /* exit_group or a fatal signal: threads leave at once */
     bool did_exec;
-    int stop_sig;                  /* the signal that stopped it */                 /* setpgid by the parent fails after the child's execve */
+    int stop_sig;                  /* the signal that stopped it */
+    struct ktimer itimer_real;     /* alarm / setitimer(ITIMER_REAL): SIGALRM at expiry */
+    uint64_t itimer_interval_ns;   /* its reload value (0: one shot) */                 /* setpgid by the parent fails after the child's execve */
 };
 
 /* Per-thread user state, hung off struct task (task->ut). */
@@ -156,7 +159,7 @@ const struct vfs_ctx *proc_vfs_ctx(void);
  * Returns the fd, or -KEMFILE (table full: the caller keeps its reference). */
 int fd_install(struct vfs_file *f, int min_fd, bool cloexec);
 /* Puts f (referenced; the table takes it over) at exactly fd, closing what was there (dup2).
- * 0 or -KEBADF (fd out of range). */
+ * 0 or -KEBADF (fd out of range); on an error the caller keeps its reference. */
 int fd_install_at(struct vfs_file *f, int fd, bool cloexec);
 /* The open file behind fd with a new reference (drop with vfs_close), or NULL (-EBADF). */
 struct vfs_file *fd_get(int fd);

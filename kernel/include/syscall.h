@@ -84,6 +84,9 @@ uint32_t syscall_enosys_count(void);
 #define SYS_dup2 33
 #define SYS_pause 34
 #define SYS_nanosleep 35
+#define SYS_getitimer 36
+#define SYS_alarm 37
+#define SYS_setitimer 38
 #define SYS_getpid 39
 #define SYS_socket 41
 #define SYS_clone 56
@@ -158,6 +161,7 @@ uint32_t syscall_enosys_count(void);
 #define SYS_unlinkat 263
 #define SYS_renameat 264
 #define SYS_readlinkat 267
+#define SYS_fchmodat 268
 #define SYS_faccessat 269
 #define SYS_pselect6 270
 #define SYS_ppoll 271
@@ -173,8 +177,10 @@ uint32_t syscall_enosys_count(void);
 /* ---- SABOS's own calls (documented in docs/syscalls.md, wrapped by user/include/sabos.h) ---- */
 #define SYS_SABOS_FIRST 1000
 #define SYS_sabos_ipc_send 1000   /* (pid, type, buf, len) */
-#define SYS_sabos_ipc_recv 1001   /* (from_pid or 0, struct sabos_msg_hdr *, buf, len, timeout_ns) */
+#define SYS_sabos_ipc_recv 1001   /* (from_pid or 0, struct sabos_msg_hdr *, buf, len, timeout_ns,
+                                   *  type or 0): docs/ipc.md */
 #define SYS_sabos_ipc_stat 1002   /* (struct sabos_ipc_stat *) */
-#define SYS_sabos_meminfo 1010    /* (struct sabos_meminfo *): frames free/total, for tests */
+#define SYS_sabos_meminfo 1010    /* (struct sabos_meminfo { u64 total_frames, free_frames, heap_bytes,
+                                   * heap_allocations; } *): 0 or -EFAULT; for tests */
 #define SYS_SABOS_LAST 1099
 #define SYSCALL_TABLE_SIZE 1100

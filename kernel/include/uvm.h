@@ -18,7 +18,10 @@
  *   the stack: USER_STACK_MAX bytes below USER_STACK_TOP, with an unmapped guard page under
  *   its lowest possible page (a stack overflow faults there: SIGSEGV)
  *
- * Locking: each uvm has a mutex; the calls below take it. All calls: task context. */
+ * Locking: each uvm has a mutex; the calls below take it, and those returning an error
+ * return -KEINTR when the task is killed while waiting for it. All calls: task context. The
+ * mutex is never held while user memory is touched through user addresses (uvm_read and
+ * uvm_write go through the direct map), so a fault inside a user copy can always take it. */
 #pragma once
 #include "types.h"
 #include "kerrno.h"
@@ -48,6 +51,11 @@
 #define MADV_SEQUENTIAL 2
 #define MADV_WILLNEED 3
 #define MADV_DONTNEED 4
+
+/* Extra bits in the flags uvm_for_each_region reports (beyond MAP_*): the brk heap and the
+ * stack (for the [heap] and [stack] names of /proc/PID/maps). */
+#define UVM_REGION_HEAP 0x40000000
+#define UVM_REGION_STACK 0x20000000
 
 struct uvm;
 struct vfs_file;
@@ -79,7 +87,10 @@ struct uvm *uvm_active(void);
 
 /* mmap: maps len bytes (rounded up to pages) with prot (PROT_*) and flags (MAP_PRIVATE or
  * MAP_SHARED with MAP_ANONYMOUS; MAP_PRIVATE for files; MAP_FIXED, MAP_FIXED_NOREPLACE). *addr
- * is the hint / fixed address and receives the result. A file mapping (file != NULL, not
+ * is the hint / fixed address and receives the result. MAP_SHARED|MAP_ANONYMOUS memory is
+ * allocated at once (so that fork shares it) and stays shared with children; other flag
+ * bits (MAP_POPULATE, MAP_NORESERVE, MAP_STACK, MAP_GROWSDOWN...) are accepted and ignored.
+ * A file must be a regular file (else -KENODEV). A file mapping (file != NULL, not
  * MAP_ANONYMOUS) takes a reference on the file and reads pages at off (page aligned) on first
  * touch; bytes past the end of the file read as zero within the last page, whole pages past it
  * give UVM_FAULT_BUS. Returns 0, -KEINVAL (len 0, misaligned, bad flags, range outside
@@ -111,7 +122,12 @@ int uvm_write(struct uvm *as, uint64_t addr, const void *src, size_t len);
 int uvm_read(struct uvm *as, uint64_t addr, void *dst, size_t len);
 
 /* Page-fault handling for the active address space: addr = CR2, error = the #PF error code
- * (P, W/R, U/S, I/D bits). Demand-zero, file pages, copy-on-write, stack. */
+ * (P, W/R, U/S, I/D bits). Demand-zero, file pages, copy-on-write, stack. It takes the
+ * address space's mutex and may read a file, so it sleeps: for a user-mode fault (U/S set in
+ * error) it turns interrupts on for the time it works if the #PF handler entered with them
+ * off (user code always runs with them on) and off again before returning; a caller with
+ * interrupts off and U/S clear gets a non-sleeping attempt (the mutex only if free, no file
+ * read). UVM_FAULT_OOM also when the task is killed while waiting for the mutex. */
 enum uvm_fault_result uvm_handle_fault(struct uvm *as, uint64_t addr, uint64_t error);
 
 /* Statistics: frames mapped by this address space (resident set), and regions. */

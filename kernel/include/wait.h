@@ -57,8 +57,9 @@ static inline uint64_t wait_deadline(uint64_t timeout_ns) {
     return now + timeout_ns < now ? WAIT_FOREVER - 1 : now + timeout_ns;
 }
 
-/* The body of wait_event_timeout; interruptible = false ignores task_kill (for waits that
- * must end with the condition or the deadline, such as a DMA the caller's memory is under). */
+/* The body of wait_event_timeout; interruptible: 2 = killed or a pending signal ends the wait,
+ * 1 = only killed, 0 = nothing (for waits that must end with the condition or the deadline,
+ * such as a DMA the caller's memory is under). */
 #define __wait_event_timeout(wq, condition, timeout_ns, interruptible)                     \
     ({                                                                                     \
         int __wr;                                                                          \
@@ -73,7 +74,11 @@ static inline uint64_t wait_deadline(uint64_t timeout_ns) {
             for (;;) {                                                                     \
                 wait_prepare((wq), &__we);                                                 \
                 if (condition) { __wr = 1; break; }                                        \
-                if ((interruptible) && task_interrupted(task_current())) { __wr = -KEINTR; break; }  \
+                if ((interruptible) == 2 ? task_interrupted(task_current())                  \
+                    : (interruptible) == 1 ? task_current()->killed : false) {                \
+                    __wr = -KEINTR;                                                           \
+                    break;                                                                    \
+                }                                                                             \
                 if (__dl != WAIT_FOREVER && time_ns() >= __dl) { __wr = 0; break; }        \
                 wait_sleep_until(__dl);                                                    \
             }                                                                              \
@@ -81,7 +86,13 @@ static inline uint64_t wait_deadline(uint64_t timeout_ns) {
         }                                                                                  \
         __wr;                                                                              \
     })
-#define wait_event_timeout(wq, condition, timeout_ns) __wait_event_timeout(wq, condition, timeout_ns, true)
+/* Ends with -KEINTR when the task is killed or (a user thread) has a signal to take: for
+ * waits a user program may sit in (pipes, ttys, IPC, wait4, futex). */
+#define wait_event_timeout(wq, condition, timeout_ns) __wait_event_timeout(wq, condition, timeout_ns, 2)
+/* Ends with -KEINTR only when the task is killed, never for a signal: for waits inside kernel
+ * machinery that must not fail half-way because a signal arrived (mutexes, semaphores, block
+ * requests). */
+#define wait_event_killable_timeout(wq, condition, timeout_ns) __wait_event_timeout(wq, condition, timeout_ns, 1)
 /* Like wait_event_timeout, but a killed task keeps waiting (1 or 0, never -KEINTR). */
-#define wait_event_timeout_nokill(wq, condition, timeout_ns) __wait_event_timeout(wq, condition, timeout_ns, false)
+#define wait_event_timeout_nokill(wq, condition, timeout_ns) __wait_event_timeout(wq, condition, timeout_ns, 0)
 #define wait_event(wq, condition) wait_event_timeout(wq, condition, WAIT_FOREVER)

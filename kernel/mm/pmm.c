@@ -22,7 +22,10 @@
  * frees, frees of tails, of unmanaged frames and order mismatches are reported, not obeyed.
  *
  * Free lists are doubly linked through the link array, by frame index (frame - first_frame,
- * LINK_NONE for "none"), so removing a buddy while merging is O(1). The allocator never
+ * LINK_NONE for "none"), so removing a buddy while merging is O(1). The link entry of an
+ * allocated block is otherwise unused: its first word holds the block's share count
+ * (pmm_frame_ref/unref, for frames that several user address spaces map copy-on-write); every
+ * allocation sets it to 1, so sharing costs no extra memory and never touches the frame. The allocator never
  * reads or writes the memory it manages: QEMU backs guest RAM lazily, so writing into every
  * free block at boot would make the host fault in all of RAM (seconds with a few GiB), and a
  * block is handed out exactly as its last owner left it (callers zero it if they need to).
@@ -88,6 +91,9 @@ static inline uint64_t order_frames(unsigned order) { return 1ull << order; }
 static inline bool frame_covered(uint64_t f) { return f >= pmm.first_frame && f < pmm.end_frame; }
 
 static inline uint8_t *frame_state(uint64_t f) { return &pmm.state[f - pmm.first_frame]; }
+
+/* The share count of an allocated block (its unused link entry; see the header comment). */
+static inline uint32_t *frame_refs(uint64_t f) { return &pmm.links[f - pmm.first_frame].next; }
 
 /* Metadata bytes for span frames: the state bytes, padding to 8, the links. */
 static inline uint64_t metadata_bytes(uint64_t span) {
@@ -175,6 +181,7 @@ static uint64_t alloc_block(unsigned order) {
         list_push(f + order_frames(o), o); /* the upper half stays free */
     }
     *frame_state(f) = (uint8_t)(FS_ALLOC | order);
+    *frame_refs(f) = 1;
     pmm.stats.free_frames -= order_frames(order);
     return f;
 }
@@ -405,7 +412,11 @@ void pmm_free_order(phys_addr_t pa, unsigned order) {
     }
     uint64_t flags = pmm_lock();
     uint64_t f = pa >> PAGE_SHIFT;
-    if (pmm.state && check_allocated(f, order, "free")) {
+    bool ok = pmm.state && check_allocated(f, order, "free");
+    if (ok && *frame_refs(f) > 1) {
+        pr_err("pmm: free of %#llx, which %u address spaces still share: ignored\n",
+               (unsigned long long)pa, *frame_refs(f));
+    } else if (ok) {
         free_block_merge(f, order);
         pmm.stats.free_calls++;
     } else if (!pmm.state) {
@@ -440,6 +451,7 @@ phys_addr_t pmm_alloc_contig(size_t count, size_t align) {
         for (int bit = (int)order; bit >= 0; bit--) {
             if (!(count & (1ull << bit))) continue;
             *frame_state(f + off) = (uint8_t)(FS_ALLOC | (unsigned)bit);
+            *frame_refs(f + off) = 1;
             off += 1ull << bit;
         }
         while (off < order_frames(order)) {
@@ -501,3 +513,56 @@ void pmm_get_stats(struct pmm_stats *out) {
 
 /* Free blocks currently on the list of one order (for /proc and tests). */
 uint64_t pmm_free_blocks(unsigned order) { return order <= PMM_MAX_ORDER ? pmm.free_blocks[order] : 0; }
+
+/* Share counts of single frames (order-0 blocks) for copy-on-write. Each returns 0 and
+ * reports the misuse when pa is not an allocated single frame. */
+static bool shareable(phys_addr_t pa, const char *what) {
+    uint64_t f = pa >> PAGE_SHIFT;
+    if (pmm.state && IS_ALIGNED(pa, PAGE_SIZE) && frame_covered(f) && *frame_state(f) == (FS_ALLOC | 0))
+        return true;
+    pr_err("pmm: %s of %#llx, which is not an allocated single frame: ignored\n", what,
+           (unsigned long long)pa);
+    return false;
+}
+
+/* One more sharer; returns the new count (0: misuse, or the count would overflow). */
+uint32_t pmm_frame_ref(phys_addr_t pa) {
+    uint64_t flags = pmm_lock();
+    uint32_t n = 0;
+    if (shareable(pa, "frame ref")) {
+        uint32_t *refs = frame_refs(pa >> PAGE_SHIFT);
+        if (*refs < UINT32_MAX - 1) n = ++*refs;
+        else pr_err("pmm: share count of %#llx overflows\n", (unsigned long long)pa);
+    }
+    pmm_unlock(flags);
+    return n;
+}
+
+/* One sharer less; the last one frees the frame. Returns the count left (0: freed). */
+uint32_t pmm_frame_unref(phys_addr_t pa) {
+    uint64_t flags = pmm_lock();
+    uint32_t n = 0;
+    uint64_t f = pa >> PAGE_SHIFT;
+    if (shareable(pa, "frame unref")) {
+        uint32_t *refs = frame_refs(f);
+        n = *refs > 1 ? --*refs : 0;
+        if (n == 0) {
+            *refs = 1;
+            free_block_merge(f, 0);
+            pmm.stats.free_calls++;
+        }
+    }
+    pmm_unlock(flags);
+    return n;
+}
+
+/* The share count of an allocated single frame (1 when nobody shares it), 0 otherwise. */
+uint32_t pmm_frame_refs(phys_addr_t pa) {
+    uint64_t flags = pmm_lock();
+    uint64_t f = pa >> PAGE_SHIFT;
+    uint32_t n = 0;
+    if (pmm.state && IS_ALIGNED(pa, PAGE_SIZE) && frame_covered(f) && *frame_state(f) == (FS_ALLOC | 0))
+        n = *frame_refs(f);
+    pmm_unlock(flags);
+    return n;
+}

@@ -118,10 +118,10 @@ SYSCALL(SYS_execve, execve) {
     /* The point of no return. */
     if (p->nthreads > 1) kill_other_threads(p, ut);
     struct uvm *old = p->vm;
-    uint64_t fl = irq_save();
+    uint64_t fl = spin_lock_irqsave(&proc_lock);
     p->vm = img.vm;
     uvm_activate(img.vm);
-    irq_restore(fl);
+    spin_unlock_irqrestore(&proc_lock, fl);
     uvm_put(old);
     strlcpy(p->name, base_name(a->path), sizeof p->name);
     kfree(a);

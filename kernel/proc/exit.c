@@ -15,6 +15,8 @@
 #include "printk.h"
 #include "mm.h"
 #include "cpu.h"
+#include "ipc.h"
+#include "futex.h"
 
 #define WNOHANG 1
 #define WUNTRACED 2
@@ -31,8 +33,6 @@
 #define CLD_STOPPED 5
 #define CLD_CONTINUED 6
 
-__attribute__((weak)) int futex_wake(struct uvm *vm, uint64_t uaddr, int count) { return 0; }
-void ipc_process_exit(pid_k pid) __attribute__((weak));
 
 void proc_notify_parent(struct process *p, int sig) {
     uint64_t fl = spin_lock_irqsave(&proc_lock);
@@ -53,6 +53,7 @@ void proc_notify_parent(struct process *p, int sig) {
 
 /* Releases what a dead process holds (its last thread calls this). */
 static void release_resources(struct process *p) {
+    itimer_stop(p);
     struct fd_table *fds = p->fds;
     p->fds = NULL;
     if (fds) fd_table_put(fds);
@@ -60,12 +61,12 @@ static void release_resources(struct process *p) {
     if (p->fs.root) vnode_put(p->fs.root);
     p->fs.cwd = p->fs.root = NULL;
     struct uvm *vm = p->vm;
-    uint64_t fl = irq_save();
+    uint64_t fl = spin_lock_irqsave(&proc_lock); /* procfs takes vm references under it */
     p->vm = NULL;          /* the scheduler hook loads the kernel's tables from now on */
     uvm_activate(NULL);
-    irq_restore(fl);
+    spin_unlock_irqrestore(&proc_lock, fl);
     if (vm) uvm_put(vm);
-    if (ipc_process_exit) ipc_process_exit(p->pid);
+    ipc_process_exit(p->pid);
 }
 
 /* Gives p's children to init (or to nobody: the kernel reaps), waking the new parent when a

@@ -15,6 +15,7 @@
 #include "cpu.h"
 #include "time.h"
 #include "proc_internal.h"
+#include "ipc.h"
 
 #define PID_LIMIT 32768
 #define MSR_FS_BASE 0xc0000100
@@ -243,6 +244,7 @@ void proc_test_leave(void) {
     irq_restore(fl);
     uthread_unlink(ut);
     kfree(ut);
+    ipc_process_exit(p->pid);
     fd_table_put(p->fds);
     if (p->fs.cwd) vnode_put(p->fs.cwd);
     if (p->fs.root) vnode_put(p->fs.root);

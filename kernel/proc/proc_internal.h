@@ -22,3 +22,5 @@ void signal_reset_on_exec(struct process *p);
 void proc_notify_parent(struct process *p, int sig);
 /* First process of the table (proc_lock held; follow all_next). */
 struct process *proc_first_locked(void);
+/* Stops the process's interval timer (exit). */
+void itimer_stop(struct process *p);

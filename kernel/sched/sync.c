@@ -20,7 +20,7 @@ bool mutex_trylock(struct mutex *m) {
 }
 
 int mutex_lock(struct mutex *m) {
-    int r = wait_event(&m->waiters, mutex_trylock(m));
+    int r = wait_event_killable_timeout(&m->waiters, mutex_trylock(m), WAIT_FOREVER);
     return r == 1 ? 0 : r;
 }
 
@@ -52,7 +52,7 @@ static bool sem_try(struct semaphore *s) {
 }
 
 int sem_down_timeout(struct semaphore *s, uint64_t timeout_ns) {
-    return wait_event_timeout(&s->waiters, sem_try(s), timeout_ns);
+    return wait_event_killable_timeout(&s->waiters, sem_try(s), timeout_ns);
 }
 
 void sem_up(struct semaphore *s) {

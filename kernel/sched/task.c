@@ -216,7 +216,7 @@ int task_join(tid_t id, int64_t *exit_value) {
     else t->joining = true;
     spin_unlock_irqrestore(&tasks_lock, flags);
     if (err) return err;
-    int r = wait_event(&task_exit_wq, t->state == TASK_ZOMBIE && !t->on_cpu);
+    int r = wait_event_killable_timeout(&task_exit_wq, t->state == TASK_ZOMBIE && !t->on_cpu, WAIT_FOREVER);
     if (r < 0) {
         t->joining = false;
         return -KEINTR;

@@ -33,6 +33,7 @@
 #include "vfs.h"
 #include "kstring.h"
 #include "kprintf.h"
+#include "proc.h"
 
 #define NS_PER_SEC 1000000000ull
 #define SWITCH_ROUNDS 10000 /* yields per task: about 20000 switches */
@@ -260,6 +261,37 @@ static void bench_files(const char *dir, const char *type, const char *key) {
     kfree(buf);
 }
 
+/* User-space figures: runs /bin/ubench (user/bin/ubench.c) as a process and passes on its
+ * "BENCH name value" lines. */
+static void bench_user(void) {
+    struct vfs_file *rd, *wr;
+    if (vfs_pipe(&rd, &wr, 0) < 0) return;
+    const char *argv[] = {"ubench", "/bin/hellostd", NULL};
+    const char *envp[] = {"PATH=/bin", NULL};
+    struct vfs_file *stdio[3] = {NULL, wr, wr};
+    int pid = proc_spawn("/bin/ubench", argv, envp, stdio);
+    vfs_close(wr);
+    if (pid < 0) {
+        kprintf("bench: cannot run /bin/ubench (error %d), skipping the user-space figures\n", -pid);
+        vfs_close(rd);
+        return;
+    }
+    static char out[4096];
+    size_t len = 0;
+    for (;;) {
+        int64_t n = vfs_read(rd, out + len, sizeof(out) - 1 - len);
+        if (n <= 0) break;
+        len += (size_t)n;
+        if (len == sizeof(out) - 1) break;
+    }
+    out[len] = 0;
+    vfs_close(rd);
+    int status;
+    proc_wait_spawned(pid, &status, 120ull * NS_PER_SEC);
+    kprintf("%s", out);
+    if (status != 0) kprintf("bench: ubench ended with status %#x\n", status);
+}
+
 /* The `bench` boot mode: measures, prints the BENCH lines, powers off (QEMU status 33). */
 NORETURN void bench_run(void) {
     kprintf("bench: measuring (task switch, wake-up latency, idle timer interrupts, storage)\n");
@@ -271,6 +303,7 @@ NORETURN void bench_run(void) {
     bench_disk("nvme0n1");
     bench_files("/", "fat32", "fs_fat32_vda");
     bench_files("/9p", "9p", "fs_9p");
+    bench_user();
     kprintf("bench: done\n");
     qemu_debug_exit(0x10);
 }

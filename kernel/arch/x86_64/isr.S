@@ -27,6 +27,8 @@ isr_common:
     testb $3, 24(%rsp)          /* CS of the interrupted context: from user mode? */
     jz 1f
     swapgs                      /* then GS must point at the per-CPU block again */
+    pushq $2                    /* and no user RFLAGS.AC (it would switch SMAP off) or DF */
+    popfq
 1:  pushq %rax
     pushq %rbx
     pushq %rcx

@@ -6,7 +6,9 @@
  *     the pages under the boot stack and the IST stacks left unmapped as guards, and the
  *     image's direct-map alias read-only,
  *   - MMIO mapped on demand, uncached (vmm_map_mmio) or write-combining (vmm_map_wc).
- * The lower half stays empty for user processes. */
+ * The lower half stays empty for user processes. All 256 upper-half PML4 entries exist from
+ * the start (each with its PDPT), so user page tables can share them by copying the entries
+ * once (kernel/mm/uvm.c). */
 #include "types.h"
 #include "cpu.h"
 #include "mm.h"
@@ -205,8 +207,11 @@ phys_addr_t vmm_translate(const void *va) {
     return (e & PTE_ADDR & ~(size - 1)) + (v & (size - 1));
 }
 
-/* Physical address of the kernel's top-level table (for new address spaces later). */
+/* Physical address of the kernel's top-level table; user PML4s copy its upper half. */
 phys_addr_t vmm_kernel_pml4(void) { return kernel_pml4_phys; }
+
+/* PTE_NX when the CPU has NX (EFER.NXE set in paging_init), else 0. */
+uint64_t vmm_nx_bit(void) { return nx_bit; }
 
 /* Pages of the image left unmapped: under the boot stack and under each IST stack. */
 static bool is_guard_page(uint64_t va) {
@@ -237,6 +242,10 @@ void paging_init(const struct boot_info *bi) {
 
     kernel_pml4 = new_table();
     kernel_pml4_phys = virt_to_phys(kernel_pml4);
+    /* Every upper-half PML4 entry gets its PDPT now (256 frames, 1 MiB), so the kernel's
+     * PML4 entries 256-511 never change again: a user PML4 copies them once at creation
+     * (uvm.c) and sees every later kernel mapping, which is made in the shared lower levels. */
+    for (unsigned i = 256; i < 512; i++) (void)next_level(kernel_pml4, i);
     uint64_t data_flags = PTE_P | PTE_W | PTE_G | nx_bit;
     for (uint32_t i = 0; i < bi->mmap_count; i++) {
         const struct boot_mem_region *r = &bi->mmap[i];

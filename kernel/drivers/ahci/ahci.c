@@ -540,7 +540,7 @@ static int ahci_submit(struct blk_device *dev, struct blk_request *req) {
         if (nseg < 0) return -KEINVAL;
     }
     int slot = -1;
-    int w = wait_event_timeout(&p->slot_wq, (slot = claim_slot(p)) >= 0, BLK_TIMEOUT_NS);
+    int w = wait_event_killable_timeout(&p->slot_wq, (slot = claim_slot(p)) >= 0, BLK_TIMEOUT_NS);
     if (w <= 0) return w == 0 ? -KEBUSY : w;
     struct ahci_cmd_table *t = p->tables[slot];
     int nprd = 0;

@@ -354,7 +354,7 @@ static int nvme_submit(struct blk_device *dev, struct blk_request *req) {
             return nsegs;
     }
     int slot = -1;
-    int w = wait_event_timeout(&c->slot_wait, take_slot(c, &slot), BLK_TIMEOUT_NS);
+    int w = wait_event_killable_timeout(&c->slot_wait, take_slot(c, &slot), BLK_TIMEOUT_NS);
     if (w <= 0)
         return w == 0 ? -KETIMEDOUT : w;
     if (slot < 0)

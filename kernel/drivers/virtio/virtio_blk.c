@@ -253,7 +253,7 @@ static int vblk_submit(struct blk_device *bd, struct blk_request *req) {
     int r = try_post(d, req, n, n_out, type);
     if (r == -KENOSPC) {
         d->queue_full_waits++;
-        int w = wait_event_timeout(&d->space_wq, (r = try_post(d, req, n, n_out, type)) != -KENOSPC,
+        int w = wait_event_killable_timeout(&d->space_wq, (r = try_post(d, req, n, n_out, type)) != -KENOSPC,
                                    BLK_TIMEOUT_NS);
         if (w == 0) {
             pr_err("%s: no free descriptors for %llu ms\n", bd->name,
