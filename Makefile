@@ -60,7 +60,7 @@ $(KERNEL_ELF): $(KOBJS) kernel/arch/x86_64/linker.ld
 	@$(KLD) -nostdlib -z max-page-size=4096 -T kernel/arch/x86_64/linker.ld -o $@ $(KOBJS)
 
 # ---- UEFI loader (gnu-efi) ----
-EFI_CFLAGS := -I/usr/include/efi -I/usr/include/efi/x86_64 -Ikernel/include -std=gnu17 \
+EFI_CFLAGS := -I/usr/include/efi -I/usr/include/efi/x86_64 -idirafter kernel/include -std=gnu17 \
 	-fpic -ffreestanding -fno-stack-protector -fno-stack-check -fshort-wchar -mno-red-zone \
 	-maccumulate-outgoing-args -DGNU_EFI_USE_MS_ABI -O2 -Wall -Wextra -Werror \
 	-Wno-unused-parameter
@@ -114,10 +114,15 @@ $(BUILD)/user/etc/%: user/etc/%
 	@mkdir -p $(dir $@)
 	@cp $< $@
 
-user: $(USER_BINS) $(USER_ETC)
+# The expected hellostd output, where the guest's self-test reads it through /9p.
+$(BUILD)/hellostd.expected: tests/integration/hellostd.expected
+	@mkdir -p $(BUILD)
+	@cp $< $@
+
+user: $(USER_BINS) $(USER_ETC) $(BUILD)/hellostd.expected
 
 # Copies build/user/{bin,sbin,etc} onto the root image (after mkdisks.sh made it).
-$(USER_STAMP): $(DISKS_STAMP) $(USER_BINS) $(USER_ETC) scripts/install-user.sh
+$(USER_STAMP): $(DISKS_STAMP) $(USER_BINS) $(USER_ETC) $(BUILD)/hellostd.expected scripts/install-user.sh
 	@echo "  ROOTFS  $(BUILD)/disk0.img: /bin /sbin /etc"
 	@bash scripts/install-user.sh $(BUILD)/disk0.img $(BUILD)/user
 	@touch $@
