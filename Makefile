@@ -136,7 +136,7 @@ run: deps images
 test: deps images
 	bash scripts/test.sh
 
-test-host: deps
+test-host: deps user
 	bash scripts/test.sh host
 test-kernel: deps images
 	bash scripts/test.sh kernel

@@ -31,6 +31,29 @@ clean_log() { tr -d '\r' < "$1" | sed -E 's/^\[ *[0-9]+\.[0-9]+\] //'; }
 run_host() {
     bash scripts/host-tests.sh | tee "$out/host.txt"
     grep -E '^\[(PASS|FAIL)\]' "$out/host.txt" >> "$results"
+    run_user_host
+}
+
+# The user programs are ordinary Linux binaries (musl-gcc -static): the same files the guest
+# runs must pass on this host too. hellostd's output is compared with the file the guest's
+# self-test compares with.
+run_user_host() {
+    bash tests/integration/hellostd_host.sh | tee "$out/hellostd-host.txt"
+    grep -E '^\[(PASS|FAIL)\]' "$out/hellostd-host.txt" >> "$results"
+    local t
+    for t in "forktest" "pipetest" "faulttest" "forkbomb -c 300" "sysfuzz -n 20000"; do
+        local log="$out/host-${t%% *}.log"
+        # shellcheck disable=SC2086 # the program and its arguments are meant to split
+        if (cd /tmp && timeout 300 "$root/build/user/bin/"$t) > "$log" 2>&1; then
+            report "[PASS] user.host_${t%% *}"
+        else
+            report "[FAIL] user.host_${t%% *}: $(grep FAIL "$log" | head -3 | tr '\n' ' ')"
+        fi
+    done
+    [ -f tests/integration/tsh_host.exp ] || return 0
+    expect -f tests/integration/tsh_host.exp > "$out/tsh-host.log" 2>&1
+    grep -E '^\[(PASS|FAIL)\]' "$out/tsh-host.log" | tee -a "$results"
+    grep -qE '^\[(PASS|FAIL)\]' "$out/tsh-host.log" || report "[FAIL] integration.tsh_host: no verdict (see $out/tsh-host.log)"
 }
 
 run_kernel() {
