@@ -152,6 +152,7 @@ static void read_config(const char *path) {
     }
     close(fd);
     text[len] = 0;
+    bool has_nul = strlen(text) != len;
     int lineno = 0;
     for (char *line = text; line && *line;) {
         char *nl = strchr(line, '\n');
@@ -169,7 +170,7 @@ static void read_config(const char *path) {
         }
         line = nl ? nl + 1 : NULL;
     }
-    if (strlen(text) != len) dprintf(2, "init: %s: NUL byte; the rest of the file is ignored\n", path);
+    if (has_nul) dprintf(2, "init: %s: NUL byte; the rest of the file is ignored\n", path);
     if (nservices == 0) dprintf(2, "init: %s lists no service; only reaping orphans\n", path);
 }
 

@@ -406,6 +406,14 @@ SELFTEST(tty, console_file_and_dev_nodes) {
     }
     struct vfs_stat st;
     int cs = vfs_stat(NULL, "/dev/console", &st);
+#ifdef VFS_HAVE_VNODE_OPEN
+    /* with the VFS open hook, opening /dev/console gives a file of the console terminal */
+    struct vfs_file *dc = NULL;
+    int dr = vfs_open(NULL, "/dev/console", O_RDWR | O_NOCTTY, 0, &dc);
+    bool dc_tty = dr == 0 && tty_from_file(dc) == tty_console();
+    if (dr == 0) vfs_close(dc);
+    ST_ASSERT(t, dr == -KENOENT || dc_tty, "/dev/console opened (%d) but is not the console tty", dr);
+#endif
     ST_ASSERT(t, is_console, "the console file is not the console terminal");
     ST_ASSERT(t, g == 0 && (k.c_lflag & ICANON), "console TCGETS %ld", (long)g);
     ST_ASSERT(t, w == 0, "empty write = %ld", (long)w);
