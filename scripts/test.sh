@@ -144,6 +144,7 @@ run_boot() {
     run_fat_fill
     run_9p_share
     run_shell
+    run_tsh_guest
 }
 
 # boot_expect NAME TIMEOUT "PATTERN..." -- launcher args: boots and passes when every
@@ -409,12 +410,27 @@ run_shell() {
     fi
 }
 
+# The real boot: init starts tsh on the serial console; tsh.exp drives it (hellostd from / and
+# /9p, pipes, redirections, $?, a background job, ^C ending `sleep 100`, ^Z and fg, a child
+# killed by SIGSEGV). It prints "[PASS] tsh_guest.NAME" lines and "tsh_guest: N passed, M failed".
+run_tsh_guest() {
+    local log="$out/tsh-guest.log"
+    expect -f tests/integration/tsh.exp > "$log" 2>&1
+    local rc=$?
+    tr -d '\r' < "$log" | grep -E '^\[(PASS|FAIL)\] tsh_guest\.' | tee -a "$results"
+    if ! tr -d '\r' < "$log" | grep -qE '^tsh_guest: [0-9]+ passed, [0-9]+ failed$'; then
+        report "[FAIL] tsh_guest.completed: expect exited with $rc before its summary"
+        tr -d '\r' < "$log" | tail -20 | sed 's/^/    /'
+    fi
+}
+
 for layer in "${layers[@]}"; do
     case "$layer" in
     host) run_host ;;
     kernel) run_kernel ;;
     boot) run_boot ;;
     shell) run_shell ;;
+    tsh) run_tsh_guest ;;
     harness) run_harness ;;
     storage) run_storage ;;
     fatfill) run_fat_fill ;;

@@ -176,12 +176,21 @@ static void read_config(const char *path) {
 
 /* ---- services ---- */
 
-/* In the child: the console becomes fds 0-2 and the controlling terminal of this session. */
+/* In the child: the console becomes fds 0-2 and the controlling terminal of this session.
+ * When CONSOLE cannot be opened as a terminal, the terminal init was given on fd 0 (if it
+ * is one) is used instead. */
 static void take_console(void) {
     int fd = open(console, O_RDWR);
+    if (fd >= 0 && !isatty(fd)) {
+        close(fd);
+        fd = -1;
+    }
     if (fd < 0) {
-        dprintf(2, "init: %s: %s; keeping init's descriptors\n", console, strerror(errno));
-        return;
+        if (!isatty(0)) {
+            dprintf(2, "init: %s is not a terminal; keeping init's descriptors\n", console);
+            return;
+        }
+        fd = dup(0);
     }
     if (tcgetsid(fd) != getsid(0) && ioctl(fd, TIOCSCTTY, 0) < 0)
         ioctl(fd, TIOCSCTTY, 1); /* steal it from a session that no longer uses it */

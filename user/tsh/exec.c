@@ -6,6 +6,7 @@
  * 0 and 1. A builtin alone in the foreground runs in the shell itself, its redirections
  * undone afterwards (the old descriptors are parked at 10 and up, close-on-exec); in a
  * pipeline or in the background it runs in a child like any other command. */
+#define _GNU_SOURCE /* pipe2 */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>

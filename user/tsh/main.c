@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tsh.h"
@@ -249,6 +250,11 @@ int main(int argc, char **argv) {
         if (fd < 0) {
             dprintf(2, "tsh: %s: %s\n", argv[i], strerror(errno));
             return 127;
+        }
+        struct stat st;
+        if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+            dprintf(2, "tsh: %s: %s\n", argv[i], strerror(EISDIR));
+            return 126;
         }
         script_name = argv[i];
         pos_argv = argv + i;
