@@ -192,3 +192,33 @@ static void check_hellostd(struct selftest_ctx *t, const char *path) {
 
 SELFTEST_TIMEOUT(proc, hellostd_from_root_matches_host, 60000) { check_hellostd(t, "/bin/hellostd"); }
 SELFTEST_TIMEOUT(proc, hellostd_from_9p_matches_host, 60000) { check_hellostd(t, "/9p/user/bin/hellostd"); }
+
+SELFTEST_TIMEOUT(proc, pthreads_mutex_tls_condvar, 60000) {
+    const char *argv[] = {"threadtest", NULL};
+    run_user_test(t, "/bin/threadtest", argv, 50000, argv, 8);
+}
+
+SELFTEST_TIMEOUT(proc, huge_requests_get_enomem, 30000) {
+    const char *argv[] = {"memhog", NULL};
+    run_user_test(t, "/bin/memhog", argv, 20000, NULL, 0);
+}
+
+/* A process that touches memory until none is left is stopped (mmap fails with ENOMEM, or
+ * the page-fault path kills it), every frame comes back, and the system goes on running
+ * programs. */
+SELFTEST_TIMEOUT(proc, out_of_memory_kills_only_the_hog, 240000) {
+    const char *hog[] = {"memhog", "touch", NULL}, *tru[] = {"true", NULL};
+    run_program(&run_buf, "/bin/true", tru, 10000); /* warm-up: its blocks are cached */
+    uint64_t before = free_frames();
+    run_program(&run_buf, "/bin/memhog", hog, 200000);
+    log_output("/bin/memhog touch", &run_buf);
+    ST_ASSERT(t, run_buf.spawn_err == 0, "spawning memhog failed: %d", run_buf.spawn_err);
+    ST_ASSERT(t, run_buf.status == SIGKILL || run_buf.status == 0,
+              "memhog ended with status %#x (expected SIGKILL or exit 0 after ENOMEM)", run_buf.status);
+    uint64_t after = free_frames();
+    ST_ASSERT(t, after + 64 >= before, "free frames %lu before, %lu after the hog", (unsigned long)before,
+              (unsigned long)after);
+    run_program(&run_buf, "/bin/true", tru, 10000);
+    ST_ASSERT(t, run_buf.spawn_err == 0 && run_buf.status == 0, "/bin/true after the hog: spawn %d, status %#x",
+              run_buf.spawn_err, run_buf.status);
+}

@@ -9,6 +9,7 @@
 #include "sched.h"
 #include "cpu.h"
 #include "kstring.h"
+#include "mm.h"
 
 #define ARCH_SET_GS 0x1001
 #define ARCH_SET_FS 0x1002
@@ -123,6 +124,11 @@ SYSCALL(SYS_mmap, mmap) {
     uint64_t addr = a0, len = a1, off = a5;
     int prot = (int)a2, flags = (int)a3, fd = (int)a4;
     struct vfs_file *f = NULL;
+    /* Pages are allocated on first touch, but one mapping larger than all of RAM can never be
+     * backed: refuse it like Linux's overcommit heuristic does. */
+    struct pmm_stats ps;
+    pmm_get_stats(&ps);
+    if (len / PAGE_SIZE > ps.total_frames) return -KENOMEM;
     if (!(flags & MAP_ANONYMOUS)) {
         f = fd_get(fd);
         if (!f) return -KEBADF;
