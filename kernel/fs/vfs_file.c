@@ -35,6 +35,10 @@ int vfs_open(const struct vfs_ctx *ctx, const char *path, uint32_t flags, uint32
     else if ((flags & O_TRUNC) && acc != O_RDONLY && VFS_ISREG(vn->mode))
         r = vn->ops->truncate ? vn->ops->truncate(vn, 0) : -KENOSYS;
     if (r == 0) r = vfs_file_from_vnode(vn, flags, NULL, NULL, out);
+    if (r == 0 && vn->ops->open) {
+        r = vn->ops->open(vn, *out);
+        if (r < 0) kfree(*out);
+    }
     if (r < 0) vnode_put(vn);
     return r;
 }

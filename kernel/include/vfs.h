@@ -144,7 +144,13 @@ struct vnode_ops {
     int (*sync)(struct vnode *vn);
     /* Optional: called once when the vnode is finished (see vnode_put); frees it. */
     void (*release)(struct vnode *vn);
+    /* Optional: called by vfs_open once the open file exists (device nodes): may set
+     * f->fops and f->priv (devfs makes /dev/console a terminal file, tty.h). An error
+     * fails the open (the file is freed without fops->close). */
+    int (*open)(struct vnode *vn, struct vfs_file *f);
 };
+/* struct vnode_ops has the open hook (devfs checks for it). */
+#define VFS_HAVE_VNODE_OPEN 1
 
 /* A file-system type: registered once, mounted any number of times. */
 struct vfs_fs_type {

@@ -17,6 +17,7 @@
 #include "cpu.h"
 #include "ipc.h"
 #include "futex.h"
+#include "tty.h"
 
 #define WNOHANG 1
 #define WUNTRACED 2
@@ -54,6 +55,8 @@ void proc_notify_parent(struct process *p, int sig) {
 /* Releases what a dead process holds (its last thread calls this). */
 static void release_resources(struct process *p) {
     itimer_stop(p);
+    /* A controlling process ends: its terminal hangs up and is free for a new session. */
+    if (p->sid == p->pid && p->ctty) tty_session_leader_exit(p);
     struct fd_table *fds = p->fds;
     p->fds = NULL;
     if (fds) fd_table_put(fds);
