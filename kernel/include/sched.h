@@ -104,6 +104,8 @@ struct task *task_current(void);
 /* Sleeps for at least ns nanoseconds (0 = just yield). Returns 0, or -KEINTR when killed. */
 int task_sleep_ns(uint64_t ns);
 int task_sleep_until(uint64_t deadline_ns);
+/* Like task_sleep_until, but a pending signal of a user thread also ends it (-KEINTR). */
+int task_sleep_until_interruptible(uint64_t deadline_ns);
 /* Bytes of the task's kernel stack ever used (high-water mark from the fill pattern). */
 size_t task_stack_used(const struct task *t);
 /* Calls fn for every task (under the task-list lock: fn must not sleep or create tasks). */

@@ -12,8 +12,12 @@ struct mutex {
 };
 #define MUTEX_INIT(n) {SPINLOCK_INIT(n), NULL, WAIT_QUEUE_INIT(n)}
 void mutex_init(struct mutex *m, const char *name);
-/* Sleeps until the mutex is free and takes it. 0, or -KEINTR when the task is killed. */
+/* Sleeps until the mutex is free and takes it; always returns 0 (neither a kill nor a signal
+ * ends the wait: callers may rely on holding the lock afterwards). */
 int mutex_lock(struct mutex *m);
+/* Like mutex_lock, but a killed task stops waiting: 0, or -KEINTR without the lock. For
+ * callers that check the result and back out. */
+__attribute__((warn_unused_result)) int mutex_lock_killable(struct mutex *m);
 /* Takes the mutex if free; true on success. Never sleeps. */
 bool mutex_trylock(struct mutex *m);
 /* Releases a mutex the caller holds (releasing someone else's is reported and ignored). */

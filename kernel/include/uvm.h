@@ -114,6 +114,15 @@ uint64_t uvm_brk(struct uvm *as, uint64_t new_brk);
  * the guard page below it; returns 0 or -KENOMEM. */
 int uvm_setup_stack(struct uvm *as);
 
+/* ---- for exec_image.c (its shared read-only pages) ----
+ * Maps frame pa at page va of as, inside an existing private anonymous region, copy-on-write
+ * (PTE_COW: never writable in place, whatever the region's rights become) with the region's
+ * rights; takes one more share count on pa (pmm_frame_ref), which the address space drops
+ * when it unmaps the page. 0, -KEINVAL (va not page aligned), -KEFAULT (no such region, or a
+ * shared or file region), -KEEXIST (a frame is mapped there already), -KENOMEM, -KEINTR.
+ */
+int uvm_map_frame(struct uvm *as, uint64_t va, phys_addr_t pa);
+
 /* Writes len bytes into as at addr, even when as is not the active address space and even
  * into read-only regions (exec uses it to fill segments and the initial stack). The range
  * must lie inside regions. 0, -KEFAULT, -KENOMEM. */

@@ -76,6 +76,7 @@ void uvm_zap_range(struct uvm *as, uint64_t start, uint64_t end);
 /* Drops a region's file reference and frees it (its pages must be zapped already). */
 void uvm_vma_free(struct vma *v);
 
+
 /* ---- uvm_fault.c ---- */
 /* uvm_handle_fault with a choice: may_sleep false (the faulting context had interrupts off)
  * takes the lock only if free and does not read files. A fault while the calling task holds

@@ -227,6 +227,25 @@ int uvm_map(struct uvm *as, uint64_t *addr, uint64_t len, int prot, int flags,
     return r;
 }
 
+int uvm_map_frame(struct uvm *as, uint64_t va, phys_addr_t pa) {
+    if (!as || !IS_ALIGNED(va, PAGE_SIZE) || !IS_ALIGNED(pa, PAGE_SIZE) || !pa) return -KEINVAL;
+    if (mutex_lock(&as->lock) < 0) return -KEINTR;
+    int r = 0;
+    struct vma *v = uvm_find_vma(as, va);
+    uint64_t *pte = NULL;
+    if (!v || v->file || (v->flags & MAP_SHARED)) r = -KEFAULT;
+    else if (!(pte = uvm_pte(as, va, true))) r = -KENOMEM;
+    else if (pte_has_frame(*pte)) r = -KEEXIST;
+    else if (!pmm_frame_ref(pa)) r = -KENOMEM; /* misuse, reported by the allocator */
+    if (r == 0) {
+        /* Not present before: no TLB entry to invalidate (SDM §4.10.2.3). */
+        *pte = uvm_make_pte(pa, v->prot, PTE_COW);
+        as->resident++;
+    }
+    mutex_unlock(&as->lock);
+    return r;
+}
+
 int uvm_unmap(struct uvm *as, uint64_t addr, uint64_t len) {
     if (!as || len == 0 || !IS_ALIGNED(addr, PAGE_SIZE) || len > USER_TOP) return -KEINVAL;
     len = ALIGN_UP(len, PAGE_SIZE);

@@ -78,9 +78,13 @@ static int load_image(const struct vfs_ctx *ctx, const char *path, const struct 
     return r;
 }
 
-/* Ends every other thread of the caller's process and waits until they are gone. */
-static void kill_other_threads(struct process *p, struct uthread *me) {
+/* Ends every other thread of the caller's process and waits until they are gone. 0, or
+ * -KEINTR when the caller itself is killed meanwhile (another thread's exit_group, execve or
+ * a SIGKILL), in which case the exec is abandoned. */
+static int kill_other_threads(struct process *p, struct uthread *me) {
+    struct task *self = task_current();
     for (;;) {
+        if (self->killed || p->exiting) return -KEINTR;
         uint64_t fl = spin_lock_irqsave(&proc_lock);
         int others = 0;
         for (struct uthread *u = p->threads; u; u = u->next_thread) {
@@ -90,13 +94,10 @@ static void kill_other_threads(struct process *p, struct uthread *me) {
             sched_wake(u->task);
         }
         spin_unlock_irqrestore(&proc_lock, fl);
-        if (!others) return;
+        if (!others) return 0;
         task_sleep_ns(1000000);
     }
 }
-
-/* Other threads see p->exiting? No: they see killed and leave through uthread_exit on their
- * way out; exec itself must not be "exiting". They check killed in proc_return_to_user. */
 
 SYSCALL(SYS_execve, execve) {
     struct process *p = proc_current();
@@ -115,8 +116,11 @@ SYSCALL(SYS_execve, execve) {
         kfree(a);
         return r;
     }
+    if (p->nthreads > 1 && kill_other_threads(p, ut) < 0) {
+        uvm_put(img.vm);
+        return -KEINTR;
+    }
     /* The point of no return. */
-    if (p->nthreads > 1) kill_other_threads(p, ut);
     struct uvm *old = p->vm;
     uint64_t fl = spin_lock_irqsave(&proc_lock);
     p->vm = img.vm;

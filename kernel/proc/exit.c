@@ -38,18 +38,19 @@
 void proc_notify_parent(struct process *p, int sig) {
     uint64_t fl = spin_lock_irqsave(&proc_lock);
     struct process *parent = p->parent;
+    pid_k ppid = 0;
     if (parent) {
         parent->child_events++;
         wake_up_all(&parent->child_wq);
+        /* SA_NOCLDSTOP: no SIGCHLD for stops and continues. */
+        if (sig && !(p->state == PROC_ALIVE && (parent->sigactions[SIGCHLD - 1].flags & SA_NOCLDSTOP)))
+            ppid = parent->pid;
     } else {
         wake_up_all(&kernel_child_wq);
     }
     spin_unlock_irqrestore(&proc_lock, fl);
-    if (parent && sig) {
-        /* SA_NOCLDSTOP: no SIGCHLD for stops and continues. */
-        if (p->state == PROC_ALIVE && (parent->sigactions[SIGCHLD - 1].flags & SA_NOCLDSTOP)) return;
-        proc_signal(parent, sig);
-    }
+    /* By pid: the parent may be gone by now, and then nobody is signalled. */
+    if (ppid) proc_signal_pid(ppid, sig);
 }
 
 /* Releases what a dead process holds (its last thread calls this). */
@@ -131,14 +132,35 @@ NORETURN void uthread_exit(void) {
     if (left == 0) {
         if (!p->exiting) p->exit_status = 0;
         release_resources(p);
-        uint64_t fl = spin_lock_irqsave(&proc_lock);
-        reparent_children(p);
-        p->state = PROC_ZOMBIE;
-        spin_unlock_irqrestore(&proc_lock, fl);
         if (p == init_process)
             printk(LOG_ERR, "init (pid 1) exited with status %#x: no process reaps orphans now\n", p->exit_status);
+        /* Publish the zombie in one step under proc_lock: from the moment the lock drops, the
+         * parent (or the kernel's waiter) may reap and free p, so p is not touched after it,
+         * except to free it ourselves when nobody will wait for it. */
+        uint64_t fl = spin_lock_irqsave(&proc_lock);
+        reparent_children(p);
+        struct process *parent = p->parent;
         bool reap = autoreap(p);
-        proc_notify_parent(p, reap ? 0 : p->exit_signal);
+        if (reap) {
+            for (struct process **pp = &parent->children; *pp; pp = &(*pp)->next_sibling) {
+                if (*pp == p) {
+                    *pp = p->next_sibling;
+                    break;
+                }
+            }
+            p->parent = NULL;
+        }
+        p->state = PROC_ZOMBIE;
+        pid_k ppid = parent ? parent->pid : 0;
+        int sig = p->exit_signal;
+        if (parent) {
+            parent->child_events++;
+            wake_up_all(&parent->child_wq);
+        } else {
+            wake_up_all(&kernel_child_wq);
+        }
+        spin_unlock_irqrestore(&proc_lock, fl);
+        if (ppid && sig) proc_signal_pid(ppid, sig);
         if (reap) proc_free(p);
     }
     uint64_t fl = irq_save();

@@ -33,6 +33,11 @@ bool proc_exception(struct irq_frame *f, uint64_t cr2) {
         default: proc_user_fault(f, SIGSEGV, SEGV_MAPERR, cr2); return true;
         }
     }
+    case 7:
+        /* #NM that sched_fpu_trap could not handle: no memory for the FPU state. */
+        printk(LOG_WARN, "pid %d (%s): no memory for its FPU state: killed\n", p->pid, p->name);
+        proc_signal(p, SIGKILL);
+        return true;
     case 0: proc_user_fault(f, SIGFPE, FPE_INTDIV, f->rip); return true;
     case 16: case 19: proc_user_fault(f, SIGFPE, FPE_FLTINV, f->rip); return true;
     case 6: proc_user_fault(f, SIGILL, ILL_ILLOPN, f->rip); return true;

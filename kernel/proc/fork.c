@@ -19,6 +19,7 @@
 #include "mm.h"
 
 void sched_set_sleeping(void); /* sched.c */
+void sched_set_running(void);
 
 #define CLONE_VM 0x00000100ull
 #define CLONE_FS 0x00000200ull
@@ -101,7 +102,10 @@ static int64_t do_clone(uint64_t flags, uint64_t newsp, uint64_t parent_tid, uin
     if (flags & ~CLONE_SUPPORTED) return -KEINVAL;
     if ((flags & CLONE_THREAD) && !(flags & CLONE_SIGHAND)) return -KEINVAL;
     if ((flags & CLONE_SIGHAND) && !(flags & CLONE_VM)) return -KEINVAL;
-    if (newsp && !user_range_ok(newsp - 8, 8)) return -KEINVAL;
+    /* The TLS base goes into MSR_FS_BASE at every switch: a non-canonical one would fault in
+     * the scheduler (arch_prctl refuses it the same way). */
+    if ((flags & CLONE_SETTLS) && tls >= USER_TOP) return -KEPERM;
+    if ((flags & CLONE_THREAD) && (flags & CLONE_VFORK)) return -KEINVAL;
     struct irq_frame child_frame = *syscall_user_frame();
     child_frame.rax = 0;
     if (newsp) child_frame.rsp = newsp;
@@ -152,10 +156,13 @@ static int64_t do_clone(uint64_t flags, uint64_t newsp, uint64_t parent_tid, uin
     }
     if (vfork) {
         /* Until the child execs or exits it runs on our memory and stack (vfork(2)). */
-        while (me->vfork_pending) {
+        /* A kill (SIGKILL, exit_group, execve in another thread) ends the wait; the child
+         * keeps its own reference to the address space. */
+        struct task *self = task_current();
+        while (me->vfork_pending && !self->killed) {
             sched_set_sleeping();
-            if (me->vfork_pending) schedule();
-            else task_current()->state = TASK_RUNNABLE;
+            if (me->vfork_pending && !self->killed) schedule();
+            else sched_set_running();
         }
     }
     return tid;

@@ -259,6 +259,10 @@ extern NORETURN void user_enter_frame(struct irq_frame *f); /* syscall.S */
 
 NORETURN void proc_enter_user(struct irq_frame *f) {
     cli();
+    /* A signal sent to the process while this thread was being created is taken now. */
+    uint64_t fl = spin_lock_irqsave(&proc_lock);
+    signal_recalc(task_current());
+    spin_unlock_irqrestore(&proc_lock, fl);
     proc_return_to_user(f);
     user_enter_frame(f);
 }

@@ -97,66 +97,82 @@ static void continue_locked(struct process *p) {
     }
 }
 
-int proc_signal(struct process *p, int sig) {
-    if (sig < 0 || sig > NSIG_K) return -KEINVAL;
-    uint64_t fl = spin_lock_irqsave(&proc_lock);
-    if (sig == 0 || p->state != PROC_ALIVE) {
-        spin_unlock_irqrestore(&proc_lock, fl);
-        return 0;
-    }
+/* Generates sig for process p (proc_lock held). */
+static void signal_locked(struct process *p, int sig) {
+    if (p->state != PROC_ALIVE) return;
+    /* init (pid 1) gets only the signals it has a handler for, as on Linux: nothing can take
+     * down the process that reaps orphans. */
+    if (p->pid == 1 && p->sigactions[sig - 1].handler <= SIG_IGN_K) return;
     if (sig == SIGCONT) continue_locked(p);
     if (default_action(sig) == DFL_STOP) p->sig_pending &= ~SIGBIT(SIGCONT);
-    if (!ignored(p, sig)) {
-        p->sig_pending |= SIGBIT(sig);
-        if (sig == SIGKILL) {
-            if (!p->exiting) {
-                p->exiting = true;
-                p->exit_status = SIGKILL;
-            }
-            for (struct uthread *u = p->threads; u; u = u->next_thread)
-                if (u->task) u->task->killed = true;
-            p->stopped = false;
-            wake_up_all(&p->stop_wq);
+    if (ignored(p, sig)) return;
+    p->sig_pending |= SIGBIT(sig);
+    if (sig == SIGKILL) {
+        if (!p->exiting) {
+            p->exiting = true;
+            p->exit_status = SIGKILL;
         }
-        wake_taker(p, sig);
+        for (struct uthread *u = p->threads; u; u = u->next_thread)
+            if (u->task) u->task->killed = true;
+        p->stopped = false;
+        wake_up_all(&p->stop_wq);
     }
+    wake_taker(p, sig);
+}
+
+int proc_signal(struct process *p, int sig) {
+    if (sig < 0 || sig > NSIG_K) return -KEINVAL;
+    if (sig == 0) return 0;
+    uint64_t fl = spin_lock_irqsave(&proc_lock);
+    signal_locked(p, sig);
     spin_unlock_irqrestore(&proc_lock, fl);
     return 0;
 }
 
 int proc_signal_pid(pid_k pid, int sig) {
-    struct process *p = proc_find(pid);
-    if (!p) return -KESRCH;
-    return proc_signal(p, sig);
+    if (sig < 0 || sig > NSIG_K) return -KEINVAL;
+    uint64_t fl = spin_lock_irqsave(&proc_lock);
+    struct process *p = NULL;
+    for (struct process *q = proc_first_locked(); q && !p; q = q->all_next)
+        if (q->pid == pid) p = q;
+    if (p && sig) signal_locked(p, sig);
+    spin_unlock_irqrestore(&proc_lock, fl);
+    return p ? 0 : -KESRCH;
 }
 
 int proc_signal_pgrp(pid_k pgid, int sig) {
     if (sig < 0 || sig > NSIG_K) return -KEINVAL;
-    /* Collect first: proc_signal takes proc_lock itself. Processes are freed only by wait4 in
-     * task context, so a short list of pointers stays valid while we run without sleeping...
-     * but to be safe we look each pid up again. */
-    pid_k pids[64];
-    int n = 0, found = 0;
+    int found = 0;
     uint64_t fl = spin_lock_irqsave(&proc_lock);
-    for (struct process *p = proc_first_locked(); p; p = p->all_next)
-        if (p->pgid == pgid && p->state == PROC_ALIVE && n < 64) pids[n++] = p->pid;
+    for (struct process *p = proc_first_locked(); p; p = p->all_next) {
+        if (p->pgid != pgid || p->state != PROC_ALIVE) continue;
+        found++;
+        if (sig) signal_locked(p, sig);
+    }
     spin_unlock_irqrestore(&proc_lock, fl);
-    for (int i = 0; i < n; i++)
-        if (proc_signal_pid(pids[i], sig) == 0) found++;
     return found ? 0 : -KESRCH;
+}
+
+/* Generates sig for one thread (proc_lock held). SIGKILL and SIGCONT act on the whole
+ * process, as they do on Linux. */
+static void thread_signal_locked(struct task *t, int sig) {
+    struct process *p = t->ut->proc;
+    if (sig == SIGKILL || sig == SIGCONT) {
+        signal_locked(p, sig);
+        return;
+    }
+    if (p->state != PROC_ALIVE || ignored(p, sig)) return;
+    t->ut->sig_pending |= SIGBIT(sig);
+    if (!(t->ut->sig_blocked & SIGBIT(sig))) {
+        t->sigpending = true;
+        sched_wake(t);
+    }
 }
 
 int thread_signal(struct task *t, int sig) {
     if (sig < 1 || sig > NSIG_K || !t->ut) return -KEINVAL;
     uint64_t fl = spin_lock_irqsave(&proc_lock);
-    struct process *p = t->ut->proc;
-    if (!ignored(p, sig)) {
-        t->ut->sig_pending |= SIGBIT(sig);
-        if (!(t->ut->sig_blocked & SIGBIT(sig)) || sig == SIGKILL) {
-            t->sigpending = true;
-            sched_wake(t);
-        }
-    }
+    thread_signal_locked(t, sig);
     spin_unlock_irqrestore(&proc_lock, fl);
     return 0;
 }
@@ -236,7 +252,7 @@ static int setup_frame(struct irq_frame *f, int sig, const struct k_sigaction *a
         sp = ut->altstack_sp + ut->altstack_size;
     else
         sp -= 128; /* the red zone of the interrupted code (System V ABI §3.2.2) */
-    static uint8_t fxbuf[512] __attribute__((aligned(16))); /* one CPU runs user code */
+    uint8_t fxbuf[512] __attribute__((aligned(16))); /* per call: copies may sleep */
     uint64_t fpstate = 0;
     if (sched_fpu_save_current(fxbuf)) {
         sp = (sp - 512) & ~63ull;
@@ -283,14 +299,11 @@ static int setup_frame(struct irq_frame *f, int sig, const struct k_sigaction *a
     return 0;
 }
 
-/* Default stop action: the process stops until SIGCONT (or SIGKILL). */
-static void do_stop(struct process *p, int sig) {
+/* Default stop action, second half: the stop was recorded when the signal was taken (under
+ * proc_lock, so a SIGCONT cannot slip in between); tell the parent and sleep until SIGCONT or
+ * SIGKILL. */
+static void do_stop(struct process *p) {
     struct task *t = task_current();
-    uint64_t fl = spin_lock_irqsave(&proc_lock);
-    p->stopped = true;
-    p->stop_sig = sig;
-    p->stop_reported = false;
-    spin_unlock_irqrestore(&proc_lock, fl);
     proc_notify_parent(p, SIGCHLD);
     wait_event_timeout_nokill(&p->stop_wq, !p->stopped || t->killed || p->exiting, WAIT_FOREVER);
 }
@@ -302,16 +315,35 @@ static void report_fatal_fault(struct process *p, struct uthread *ut, int sig) {
            signal_name(sig), (unsigned long)ut->fault_addr, (unsigned long)ut->fault_rip);
 }
 
+/* A handler or return address outside the lower half cannot be returned to (IRETQ would
+ * fault in kernel mode): the thread gets SIGSEGV with its default action instead. */
+static void force_segv_default(struct task *t, struct irq_frame *f, uint64_t addr) {
+    struct uthread *ut = t->ut;
+    ut->fault_sig = SIGSEGV;
+    ut->fault_code = 0x80; /* SI_KERNEL */
+    ut->fault_addr = addr;
+    ut->fault_rip = f->rip;
+    uint64_t fl = spin_lock_irqsave(&proc_lock);
+    ut->proc->sigactions[SIGSEGV - 1].handler = SIG_DFL_K;
+    ut->sig_blocked &= ~SIGBIT(SIGSEGV);
+    ut->sig_pending |= SIGBIT(SIGSEGV);
+    t->sigpending = true;
+    spin_unlock_irqrestore(&proc_lock, fl);
+}
+
 void signal_deliver(struct irq_frame *f, int64_t syscall_result) {
     struct task *t = task_current();
     struct uthread *ut = t->ut;
     if (!ut) return;
     struct process *p = ut->proc;
-    if (!t->sigpending && !t->killed && !p->exiting && !ut->restore_sigmask) return;
-    bool took = false, decided_restart = false;
+    if (!t->sigpending && !t->killed && !p->exiting && !ut->restore_sigmask && syscall_result != -KEINTR &&
+        f->rip < USER_TOP)
+        return;
+    bool handled = false;
     for (;;) {
         /* exit_group, a fatal signal or another thread's execve: this thread ends here. */
         if (p->exiting || t->killed) uthread_exit();
+        if (f->rip >= USER_TOP && !(ut->sig_pending & SIGBIT(SIGSEGV))) force_segv_default(t, f, f->rip);
         uint64_t fl = spin_lock_irqsave(&proc_lock);
         uint64_t pend = (ut->sig_pending | p->sig_pending) & ~(ut->sig_blocked & ~UNBLOCKABLE);
         if (!pend) {
@@ -324,24 +356,32 @@ void signal_deliver(struct irq_frame *f, int64_t syscall_result) {
         if (ut->sig_pending & bit) ut->sig_pending &= ~bit;
         else p->sig_pending &= ~bit;
         struct k_sigaction act = p->sigactions[sig - 1];
-        if (sig == SIGKILL) act.handler = SIG_DFL_K;
+        if (sig == SIGKILL || sig == SIGSTOP) act.handler = SIG_DFL_K;
         if (act.handler > SIG_IGN_K && (act.flags & SA_RESETHAND)) p->sigactions[sig - 1].handler = SIG_DFL_K;
+        bool stop = act.handler == SIG_DFL_K && default_action(sig) == DFL_STOP;
+        if (stop) {
+            p->stopped = true;
+            p->stop_sig = sig;
+            p->stop_reported = false;
+        }
         spin_unlock_irqrestore(&proc_lock, fl);
-        took = true;
         if (act.handler == SIG_IGN_K) continue;
         if (act.handler == SIG_DFL_K) {
             enum dfl d = default_action(sig);
             if (d == DFL_IGNORE) continue;
-            if (d == DFL_STOP) {
-                do_stop(p, sig);
+            if (stop) {
+                do_stop(p);
                 continue;
             }
             report_fatal_fault(p, ut, sig);
             proc_exit_group(sig | (d == DFL_CORE ? W_CORE : 0));
         }
+        if (act.handler >= USER_TOP) {
+            force_segv_default(t, f, act.handler);
+            continue;
+        }
         /* A handler. First decide about the interrupted system call. */
-        if (syscall_result == -KEINTR && !decided_restart) {
-            decided_restart = true;
+        if (syscall_result == -KEINTR && !handled) {
             if ((act.flags & SA_RESTART) && syscall_restartable(ut->syscall_nr)) {
                 f->rax = (uint64_t)ut->syscall_nr;
                 f->rip -= 2;
@@ -353,15 +393,10 @@ void signal_deliver(struct irq_frame *f, int64_t syscall_result) {
         uint64_t cur_mask = ut->sig_blocked;
         if (setup_frame(f, sig, &act, old_mask) < 0) {
             /* No room for the frame (stack overflow, bad stack pointer): SIGSEGV it is. */
-            ut->fault_sig = SIGSEGV;
-            ut->fault_addr = f->rsp;
-            ut->fault_rip = f->rip;
-            force_signal(t, SIGSEGV);
-            uint64_t fl2 = spin_lock_irqsave(&proc_lock);
-            p->sigactions[SIGSEGV - 1].handler = SIG_DFL_K;
-            spin_unlock_irqrestore(&proc_lock, fl2);
+            force_segv_default(t, f, f->rsp);
             continue;
         }
+        handled = true;
         ut->restore_sigmask = false;
         fl = spin_lock_irqsave(&proc_lock);
         ut->sig_blocked = (cur_mask | act.mask | ((act.flags & SA_NODEFER) ? 0 : bit)) & ~UNBLOCKABLE;
@@ -376,8 +411,9 @@ void signal_deliver(struct irq_frame *f, int64_t syscall_result) {
         signal_recalc(t);
         spin_unlock_irqrestore(&proc_lock, fl);
     }
-    /* A signal that ran no handler (ignored, stop/continue) interrupted a call: restart it. */
-    if (took && syscall_result == -KEINTR && !decided_restart && syscall_restartable(ut->syscall_nr)) {
+    /* Interrupted, but no handler ran (the signal was ignored, stopped and continued the
+     * process, or is blocked again by now): the call starts over, as Linux's ERESTARTSYS. */
+    if (syscall_result == -KEINTR && syscall_restartable(ut->syscall_nr)) {
         f->rax = (uint64_t)ut->syscall_nr;
         f->rip -= 2;
     }
@@ -453,7 +489,7 @@ SYSCALL(SYS_rt_sigpending, rt_sigpending) {
     return copy_to_user((void *)(uintptr_t)a0, &pend, 8) ? -KEFAULT : 0;
 }
 
-SYSCALL(SYS_rt_sigreturn, rt_sigreturn) {
+SYSCALL_FLAGS(SYS_rt_sigreturn, rt_sigreturn, SYSCALL_NORESTART) {
     struct irq_frame *f = syscall_user_frame();
     struct uthread *ut = uthread_current();
     struct ucontext_k uc;
@@ -462,6 +498,7 @@ SYSCALL(SYS_rt_sigreturn, rt_sigreturn) {
         return -KEFAULT;
     }
     struct sigcontext_k *mc = &uc.mc;
+    ut->syscall_nr = -1; /* whatever rax it restores, it is not an interrupted call */
     f->r8 = mc->r8; f->r9 = mc->r9; f->r10 = mc->r10; f->r11 = mc->r11;
     f->r12 = mc->r12; f->r13 = mc->r13; f->r14 = mc->r14; f->r15 = mc->r15;
     f->rdi = mc->rdi; f->rsi = mc->rsi; f->rbp = mc->rbp; f->rbx = mc->rbx;
@@ -471,7 +508,7 @@ SYSCALL(SYS_rt_sigreturn, rt_sigreturn) {
     f->cs = 0x23;
     f->ss = 0x1b;
     if (mc->fpstate) {
-        static uint8_t fxbuf[512] __attribute__((aligned(16)));
+        uint8_t fxbuf[512] __attribute__((aligned(16)));
         if (copy_from_user(fxbuf, (const void *)(uintptr_t)mc->fpstate, 512) == 0) sched_fpu_load_current(fxbuf);
     }
     uint64_t fl = spin_lock_irqsave(&proc_lock);
@@ -539,46 +576,47 @@ SYSCALL(SYS_kill, kill) {
     struct process *self = proc_current();
     if (pid > 0) return proc_signal_pid(pid, sig);
     if (pid == 0) return proc_signal_pgrp(self->pgid, sig);
+    if (pid == INT32_MIN) return -KESRCH; /* -pid would overflow */
     if (pid < -1) return proc_signal_pgrp(-pid, sig);
-    if (pid == INT32_MIN) return -KESRCH;
     /* -1: every process we may signal except init and ourselves. */
-    pid_k pids[PROC_MAX];
     int n = 0;
     uint64_t fl = spin_lock_irqsave(&proc_lock);
-    for (struct process *p = proc_first_locked(); p && n < PROC_MAX; p = p->all_next)
-        if (p->pid != 1 && p != self && p->state == PROC_ALIVE) pids[n++] = p->pid;
+    for (struct process *p = proc_first_locked(); p; p = p->all_next) {
+        if (p->pid == 1 || p == self || p->state != PROC_ALIVE) continue;
+        n++;
+        if (sig) signal_locked(p, sig);
+    }
     spin_unlock_irqrestore(&proc_lock, fl);
-    for (int i = 0; i < n; i++) proc_signal_pid(pids[i], sig);
     return n ? 0 : -KESRCH;
 }
 
-static struct task *find_thread(pid_k tgid, pid_k tid) {
-    struct task *t = NULL;
+/* Finds thread tid (of process tgid when tgid > 0) and sends it sig, in one hold of
+ * proc_lock so the thread cannot be freed in between. 0 or -KESRCH. */
+static int signal_thread_id(pid_k tgid, pid_k tid, int sig) {
+    int r = -KESRCH;
     uint64_t fl = spin_lock_irqsave(&proc_lock);
-    for (struct process *p = proc_first_locked(); p && !t; p = p->all_next) {
-        if (tgid > 0 && p->pid != tgid) continue;
-        if (p->state != PROC_ALIVE) continue;
-        for (struct uthread *u = p->threads; u; u = u->next_thread)
-            if (u->tid == tid) t = u->task;
+    for (struct process *p = proc_first_locked(); p && r; p = p->all_next) {
+        if ((tgid > 0 && p->pid != tgid) || p->state != PROC_ALIVE) continue;
+        for (struct uthread *u = p->threads; u && r; u = u->next_thread) {
+            if (u->tid != tid || !u->task) continue;
+            if (sig) thread_signal_locked(u->task, sig);
+            r = 0;
+        }
     }
     spin_unlock_irqrestore(&proc_lock, fl);
-    return t;
+    return r;
 }
 
 SYSCALL(SYS_tgkill, tgkill) {
     int sig = (int)a2;
     if ((int32_t)a0 <= 0 || (int32_t)a1 <= 0 || sig < 0 || sig > NSIG_K) return -KEINVAL;
-    struct task *t = find_thread((pid_k)a0, (pid_k)a1);
-    if (!t) return -KESRCH;
-    return sig ? thread_signal(t, sig) : 0;
+    return signal_thread_id((pid_k)a0, (pid_k)a1, sig);
 }
 
 SYSCALL(SYS_tkill, tkill) {
     int sig = (int)a1;
     if ((int32_t)a0 <= 0 || sig < 0 || sig > NSIG_K) return -KEINVAL;
-    struct task *t = find_thread(0, (pid_k)a0);
-    if (!t) return -KESRCH;
-    return sig ? thread_signal(t, sig) : 0;
+    return signal_thread_id(0, (pid_k)a0, sig);
 }
 
 /* execve: handlers become SIG_DFL (ignored stays ignored), the alternate stack goes away. */

@@ -154,7 +154,7 @@ static int poll_slots(struct poll_slot *s, int n, uint64_t deadline) {
         if (deadline != POLL_NO_DEADLINE && time_ns() >= deadline) break;
         if (!registered) {
             /* nothing to be woken by (no files, or none that can change): just sleep */
-            if (task_sleep_until(deadline == POLL_NO_DEADLINE ? WAIT_FOREVER : deadline) < 0) {
+            if (task_sleep_until_interruptible(deadline == POLL_NO_DEADLINE ? WAIT_FOREVER : deadline) < 0) {
                 r = -KEINTR;
                 break;
             }

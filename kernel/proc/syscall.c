@@ -89,7 +89,8 @@ int syscall_dispatch(struct irq_frame *f) {
     else
         r = unknown_call(nr);
     f->rax = (uint64_t)r;
-    signal_deliver(f, r);
+    /* rt_sigreturn's result is the restored rax, never an interrupted call's -EINTR. */
+    signal_deliver(f, nr == SYS_rt_sigreturn ? INT64_MIN : r);
     ut->syscall_nr = -1;
     /* A signal posted after that check but before SYSRET would wait for the next entry:
      * check again with interrupts off (the assembly keeps them off until user mode). */
@@ -105,6 +106,9 @@ int syscall_dispatch(struct irq_frame *f) {
      * SYSRET, "#GP(0) if RCX is not canonical"), so such frames take IRETQ. */
     if (f->rip >= USER_TOP - PAGE_SIZE || f->cs != 0x23 || f->ss != 0x1b) return 1;
     if (f->rflags & (1ull << 8)) return 1; /* TF: let IRETQ restore it exactly */
+    /* SYSRET returns RIP in RCX and RFLAGS in R11: only when the frame still holds what the
+     * SYSCALL instruction left there (not after rt_sigreturn, execve, a signal frame). */
+    if (f->rcx != f->rip || f->r11 != f->rflags) return 1;
     return 0;
 }
 

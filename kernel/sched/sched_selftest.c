@@ -617,13 +617,13 @@ SELFTEST(sched, kill_sleeping_task_no_timer_left) {
 static struct mutex kill_mutex = MUTEX_INIT("st-kill-mutex");
 static int64_t mutex_waiter_task(void *arg) {
     (void)arg;
-    int r = mutex_lock(&kill_mutex);
+    int r = mutex_lock_killable(&kill_mutex);
     if (r == 0) mutex_unlock(&kill_mutex);
     return r;
 }
 
-/* A task killed while it waits in mutex_lock gets -KEINTR, leaves the mutex's queue, and the
- * mutex still works for everyone else. */
+/* A task killed while it waits in mutex_lock_killable gets -KEINTR, leaves the mutex's queue,
+ * and the mutex still works for everyone else. */
 SELFTEST(sched, kill_mutex_waiter) {
     ST_ASSERT(t, mutex_lock(&kill_mutex) == 0, "could not take the test mutex");
     tid_t id = task_create("st-kill-mwait", mutex_waiter_task, NULL, PRIO_NORMAL);
@@ -639,7 +639,7 @@ SELFTEST(sched, kill_mutex_waiter) {
     if (again) mutex_unlock(&kill_mutex);
     ST_ASSERT(t, queued, "the waiter never queued on the mutex");
     ST_ASSERT(t, k == 0 && j == 0, "kill %d, join %d", k, j);
-    ST_ASSERT(t, v == -KEINTR, "mutex_lock returned %ld, expected -KEINTR", v);
+    ST_ASSERT(t, v == -KEINTR, "mutex_lock_killable returned %ld, expected -KEINTR", v);
     ST_ASSERT(t, left == 0, "%d entries left on the mutex queue", left);
     ST_ASSERT(t, again, "the mutex could not be taken after the kill");
 }

@@ -20,6 +20,11 @@ bool mutex_trylock(struct mutex *m) {
 }
 
 int mutex_lock(struct mutex *m) {
+    (void)wait_event_timeout_nokill(&m->waiters, mutex_trylock(m), WAIT_FOREVER);
+    return 0;
+}
+
+int mutex_lock_killable(struct mutex *m) {
     int r = wait_event_killable_timeout(&m->waiters, mutex_trylock(m), WAIT_FOREVER);
     return r == 1 ? 0 : r;
 }

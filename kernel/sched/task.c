@@ -251,11 +251,12 @@ static void wake_timer_fn(struct ktimer *tm, void *arg) {
 
 bool task_should_stop(void) { return task_current()->killed; }
 
-int task_sleep_until(uint64_t deadline_ns) {
+/* The sleep loop: ends early when killed, and with signals too when intr is set. */
+static int sleep_until(uint64_t deadline_ns, bool intr) {
     struct task *self = task_current();
     struct ktimer tm = {0};
     for (;;) {
-        if (task_interrupted(self)) return -KEINTR;
+        if (intr ? task_interrupted(self) : self->killed) return -KEINTR;
         if (time_ns() >= deadline_ns) return 0;
         sched_set_sleeping();
         ktimer_start(&tm, deadline_ns, wake_timer_fn, self);
@@ -264,10 +265,13 @@ int task_sleep_until(uint64_t deadline_ns) {
     }
 }
 
+int task_sleep_until(uint64_t deadline_ns) { return sleep_until(deadline_ns, false); }
+int task_sleep_until_interruptible(uint64_t deadline_ns) { return sleep_until(deadline_ns, true); }
+
 int task_sleep_ns(uint64_t ns) {
     if (ns == 0) {
         task_yield();
-        return task_interrupted(task_current()) ? -KEINTR : 0;
+        return task_current()->killed ? -KEINTR : 0;
     }
     uint64_t now = time_ns();
     return task_sleep_until(now + ns < now ? UINT64_MAX - 1 : now + ns);

@@ -27,9 +27,9 @@ isr_common:
     testb $3, 24(%rsp)          /* CS of the interrupted context: from user mode? */
     jz 1f
     swapgs                      /* then GS must point at the per-CPU block again */
-    pushq $2                    /* and no user RFLAGS.AC (it would switch SMAP off) or DF */
-    popfq
-1:  pushq %rax
+1:  pushq $2                    /* RFLAGS.AC off (set by user code, or by a user copy's stac: */
+    popfq                       /* SMAP must be on in handlers and the next task), DF off */
+    pushq %rax
     pushq %rbx
     pushq %rcx
     pushq %rdx
