@@ -24,26 +24,13 @@
  *   parent-alive   the parent still runs fine after all that
  * Core dumps are disabled (RLIMIT_CORE 0) so that the host run leaves nothing behind. */
 #include "ulib.h"
+#include "utest.h"
 #include <setjmp.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
-
-static int failures;
-
-static void pass(const char *name) { printf("PASS %s\n", name); }
-
-static void __attribute__((format(printf, 2, 3))) fail(const char *name, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    printf("FAIL %s: ", name);
-    vprintf(fmt, ap);
-    putchar('\n');
-    va_end(ap);
-    failures++;
-}
 
 static void sleep_ms(long ms) {
     struct timespec t = {ms / 1000, (ms % 1000) * 1000000};

@@ -13,24 +13,11 @@
  * and exits 0 only when all passed. On SABOS the limit is PROC_MAX (256) live processes. On a
  * Linux host run it as an unprivileged user with -l (e.g. -l 200) or rely on the cap. */
 #include "ulib.h"
+#include "utest.h"
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
-
-static int failures;
-
-static void pass(const char *name) { printf("PASS %s\n", name); }
-
-static void __attribute__((format(printf, 2, 3))) fail(const char *name, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    printf("FAIL %s: ", name);
-    vprintf(fmt, ap);
-    putchar('\n');
-    va_end(ap);
-    failures++;
-}
 
 int main(int argc, char **argv) {
     ulib_prog = "forkbomb";

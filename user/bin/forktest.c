@@ -16,6 +16,7 @@
  * Children re-run this program as "forktest --child-exit N" (path: see ufind_self in ulib.h).
  * Every wait is bounded: children end by themselves within seconds. */
 #include "ulib.h"
+#include "utest.h"
 #include <signal.h>
 #include <spawn.h>
 #include <sys/resource.h>
@@ -24,20 +25,7 @@
 
 extern char **environ;
 
-static int failures;
 static char self[PATH_MAX];
-
-static void pass(const char *name) { printf("PASS %s\n", name); }
-
-static void __attribute__((format(printf, 2, 3))) fail(const char *name, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    printf("FAIL %s: ", name);
-    vprintf(fmt, ap);
-    putchar('\n');
-    va_end(ap);
-    failures++;
-}
 
 static long long memfree_kb(void) {
     char text[8192];

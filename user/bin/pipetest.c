@@ -16,24 +16,11 @@
  *                 arrives whole
  * Also prints "info:" lines (throughput, capacity) that vary between systems. */
 #include "ulib.h"
+#include "utest.h"
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
-
-static int failures;
-
-static void pass(const char *name) { printf("PASS %s\n", name); }
-
-static void __attribute__((format(printf, 2, 3))) fail(const char *name, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    printf("FAIL %s: ", name);
-    vprintf(fmt, ap);
-    putchar('\n');
-    va_end(ap);
-    failures++;
-}
 
 /* xorshift64*: chunk sizes. */
 static uint64_t rng_next(uint64_t *s) {

@@ -13,10 +13,8 @@
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "utest.h"
 
-static int failures;
-static void fail(const char *name, const char *why) { printf("FAIL %s: %s\n", name, why); failures++; }
-static void pass(const char *name) { printf("PASS %s\n", name); }
 
 static void *ret_arg(void *a) { return a; }
 

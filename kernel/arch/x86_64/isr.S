@@ -2,6 +2,7 @@
  * (Intel SDM vol. 3A §6.12, §6.14: 64-bit interrupt stack frame).
  * Each stub pushes a zero error code when the CPU does not push one, then the vector number,
  * so every frame has the layout of struct irq_frame (irq.h). */
+#include "frame.h"
     .text
 
 /* 256 stubs of 16 bytes each, starting at isr_stubs: stub v is at isr_stubs + 16 * v. */
@@ -29,39 +30,11 @@ isr_common:
     swapgs                      /* then GS must point at the per-CPU block again */
 1:  pushq $2                    /* RFLAGS.AC off (set by user code, or by a user copy's stac: */
     popfq                       /* SMAP must be on in handlers and the next task), DF off */
-    pushq %rax
-    pushq %rbx
-    pushq %rcx
-    pushq %rdx
-    pushq %rsi
-    pushq %rdi
-    pushq %rbp
-    pushq %r8
-    pushq %r9
-    pushq %r10
-    pushq %r11
-    pushq %r12
-    pushq %r13
-    pushq %r14
-    pushq %r15
+    PUSH_GPRS
     cld
     mov %rsp, %rdi
     call interrupt_dispatch
-    popq %r15
-    popq %r14
-    popq %r13
-    popq %r12
-    popq %r11
-    popq %r10
-    popq %r9
-    popq %r8
-    popq %rbp
-    popq %rdi
-    popq %rsi
-    popq %rdx
-    popq %rcx
-    popq %rbx
-    popq %rax
+    POP_GPRS
     add $16, %rsp
     testb $3, 8(%rsp)           /* back to user mode: give user space its GS again */
     jz 2f

@@ -7,6 +7,7 @@
  * layout an interrupt from user mode leaves there, so fork, signals and execve see one kind of
  * saved user state. The per-CPU block (sched.c, reached through GS after swapgs) holds a
  * scratch slot for the user RSP at %gs:8 and the kernel stack top at %gs:16. */
+#include "frame.h"
     .text
 
 #define FRAME_SIZE (22 * 8)
@@ -27,21 +28,7 @@ syscall_entry:
     pushq %rcx                  /* user rip */
     pushq $0                    /* error code */
     pushq $VECTOR_SYSCALL
-    pushq %rax
-    pushq %rbx
-    pushq %rcx
-    pushq %rdx
-    pushq %rsi
-    pushq %rdi
-    pushq %rbp
-    pushq %r8
-    pushq %r9
-    pushq %r10
-    pushq %r11
-    pushq %r12
-    pushq %r13
-    pushq %r14
-    pushq %r15
+    PUSH_GPRS
     xorl %ebp, %ebp             /* ends kernel backtraces here */
     cld
     sti
@@ -50,21 +37,7 @@ syscall_entry:
     cli
     testl %eax, %eax
     jnz user_return
-    popq %r15
-    popq %r14
-    popq %r13
-    popq %r12
-    popq %r11
-    popq %r10
-    popq %r9
-    popq %r8
-    popq %rbp
-    popq %rdi
-    popq %rsi
-    popq %rdx
-    popq %rcx
-    popq %rbx
-    popq %rax
+    POP_GPRS
     addq $16, %rsp
     movq 0(%rsp), %rcx          /* rip (checked canonical by syscall_dispatch) */
     movq 16(%rsp), %r11         /* rflags */
@@ -77,21 +50,7 @@ syscall_entry:
     .global user_return
     .type user_return, @function
 user_return:
-    popq %r15
-    popq %r14
-    popq %r13
-    popq %r12
-    popq %r11
-    popq %r10
-    popq %r9
-    popq %r8
-    popq %rbp
-    popq %rdi
-    popq %rsi
-    popq %rdx
-    popq %rcx
-    popq %rbx
-    popq %rax
+    POP_GPRS
     addq $16, %rsp
     swapgs
     iretq
