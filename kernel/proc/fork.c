@@ -112,6 +112,7 @@ static int64_t do_clone(uint64_t flags, uint64_t newsp, uint64_t parent_tid, uin
     struct process *target;
     struct uthread *ut;
     if (flags & CLONE_THREAD) {
+        if (self->nthreads >= PROC_THREADS_MAX) return -KEAGAIN;
         target = self;
         ut = uthread_alloc(self, 0);
         if (!ut) return -KEAGAIN;

@@ -31,8 +31,11 @@ static uint64_t remaining_ns(struct process *p) {
 }
 
 /* Arms (value_ns > 0) or stops the timer; returns the time that was left. */
+#define ITIMER_MIN_NS 100000ull /* 100 us: shorter intervals would flood the CPU with timer work */
+
 static uint64_t arm(struct process *p, uint64_t value_ns, uint64_t interval_ns) {
     uint64_t left = remaining_ns(p);
+    if (interval_ns && interval_ns < ITIMER_MIN_NS) interval_ns = ITIMER_MIN_NS;
     ktimer_cancel(&p->itimer_real);
     p->itimer_interval_ns = value_ns ? interval_ns : 0;
     if (value_ns) ktimer_start(&p->itimer_real, time_ns() + value_ns, expired, p);

@@ -282,6 +282,7 @@ static int setup_frame(struct irq_frame *f, int sig, const struct k_sigaction *a
         fr.info.addr = ut->fault_addr;
         mc->cr2 = ut->fault_addr;
         mc->trapno = f->vector < 32 ? f->vector : 0;
+        mc->err = f->vector < 32 ? f->error_code : 0; /* #PF: the W/R, U/S, P bits (REG_ERR) */
         ut->fault_sig = 0;
     } else {
         fr.info.si_code = SI_USER;
