@@ -244,8 +244,7 @@ static int scan_children(struct process *p, int32_t pid, int options, struct wai
             r->si_status = c->stop_sig;
             return 1;
         }
-        if (c->state == PROC_ALIVE && !c->stopped && !c->cont_reported && (options & WCONTINUED) &&
-            c->stop_reported) {
+        if (c->state == PROC_ALIVE && !c->stopped && !c->cont_reported && (options & WCONTINUED)) {
             if (!(options & WNOWAIT)) c->cont_reported = true;
             r->pid = c->pid;
             r->status = 0xffff;

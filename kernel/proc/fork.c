@@ -127,6 +127,11 @@ static int64_t do_clone(uint64_t flags, uint64_t newsp, uint64_t parent_tid, uin
         }
     }
     ut->sig_blocked = me->sig_blocked;
+    if (!(flags & CLONE_VM) || !(flags & CLONE_THREAD)) {
+        /* fork keeps the alternate signal stack (sigaltstack(2)); a new thread starts without. */
+        ut->altstack_sp = me->altstack_sp;
+        ut->altstack_size = me->altstack_size;
+    }
     ut->fs_base = (flags & CLONE_SETTLS) ? tls : me->fs_base;
     if (flags & CLONE_CHILD_CLEARTID) ut->clear_child_tid = child_tid;
     pid_k tid = ut->tid;

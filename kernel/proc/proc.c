@@ -104,6 +104,7 @@ struct process *proc_alloc(void) {
     p->rlimit_nofile = FD_MAX;
     p->start_ns = time_ns();
     p->exit_signal = SIGCHLD;
+    p->cont_reported = true; /* nothing to report to wait4(WCONTINUED) until a SIGCONT */
     strlcpy(p->cwd_path, "/", sizeof p->cwd_path);
     uint64_t fl = spin_lock_irqsave(&proc_lock);
     pid_k pid = nprocs < PROC_MAX ? proc_alloc_pid_locked() : 0;

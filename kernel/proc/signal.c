@@ -83,16 +83,21 @@ static void wake_taker(struct process *p, int sig) {
     }
 }
 
+static void signal_locked(struct process *p, int sig);
+
 /* SIGCONT's effect at generation: resume a stopped process (proc_lock held). */
 static void continue_locked(struct process *p) {
     p->sig_pending &= ~(SIGBIT(SIGSTOP) | SIGBIT(SIGTSTP) | SIGBIT(SIGTTIN) | SIGBIT(SIGTTOU));
     if (p->stopped) {
         p->stopped = false;
-        p->cont_reported = false;
+        p->cont_reported = false; /* for wait4(WCONTINUED) */
         wake_up_all(&p->stop_wq);
-        if (p->parent) {
-            p->parent->child_events++;
-            wake_up_all(&p->parent->child_wq);
+        struct process *parent = p->parent;
+        if (parent) {
+            parent->child_events++;
+            wake_up_all(&parent->child_wq);
+            /* SIGCHLD (CLD_CONTINUED) unless the parent asked for none with SA_NOCLDSTOP. */
+            if (!(parent->sigactions[SIGCHLD - 1].flags & SA_NOCLDSTOP)) signal_locked(parent, SIGCHLD);
         }
     }
 }
