@@ -41,7 +41,7 @@ run_user_host() {
     bash tests/integration/hellostd_host.sh | tee "$out/hellostd-host.txt"
     grep -E '^\[(PASS|FAIL)\]' "$out/hellostd-host.txt" >> "$results"
     local t
-    for t in "forktest" "pipetest" "faulttest" "threadtest" "memhog" "forkbomb -c 300" "sysfuzz -n 20000"; do
+    for t in "forktest" "pipetest" "faulttest" "threadtest" "sigstress" "memhog" "forkbomb -c 300" "sysfuzz -n 20000"; do
         local log="$out/host-${t%% *}.log"
         # shellcheck disable=SC2086 # the program and its arguments are meant to split
         if (cd /tmp && timeout 300 "$root/build/user/bin/"$t) > "$log" 2>&1; then

@@ -222,3 +222,10 @@ SELFTEST_TIMEOUT(proc, out_of_memory_kills_only_the_hog, 240000) {
     ST_ASSERT(t, run_buf.spawn_err == 0 && run_buf.status == 0, "/bin/true after the hog: spawn %d, status %#x",
               run_buf.spawn_err, run_buf.status);
 }
+
+/* Asynchronous signals: registers, restarts and FPU state survive handlers; bad TLS bases and
+ * handler addresses are refused (user/bin/sigstress.c). */
+SELFTEST_TIMEOUT(proc, signals_keep_registers_and_fpu_state, 60000) {
+    const char *argv[] = {"sigstress", NULL};
+    run_user_test(t, "/bin/sigstress", argv, 50000, NULL, 0);
+}
