@@ -17,6 +17,8 @@
 #include "time.h"
 #include "pci.h"
 #include "ps2.h"
+#include "net.h"
+#include "e1000e.h"
 #include "selftest.h"
 #include "kernel.h"
 #include "proc.h"
@@ -30,6 +32,7 @@
 #include "workqueue.h"
 #include "block.h"
 #include "vfs.h"
+
 
 const struct boot_info *boot_info;
 struct kernel_options kopts;
@@ -139,6 +142,9 @@ NORETURN void kmain(const struct boot_info *bi) {
     pci_init();
     ps2_init();
     storage_init();
+    virtio_net_init(); /* NIC drivers register their interfaces (eth0 first), then net_poller */
+    e1000e_init();
+    net_init();
     fs_boot_mounts();
     uvm_cpu_init();    /* SMEP/SMAP where the CPU has them */
     syscall_init();

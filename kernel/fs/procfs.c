@@ -5,6 +5,7 @@
  *   uptime      "seconds.cc idle-seconds.cc"
  *   mounts      "source target type options 0 0" (spaces and such escaped as \040, as Linux)
  *   tasks, interrupts, pci: SABOS's own tables
+ *   net/dev     the network interfaces and their counters, in Linux's /proc/net/dev format
  *   <pid>/      one directory per process: stat (proc(5) /proc/pid/stat, all 52 fields, zeros
  *               where SABOS keeps nothing), status ("Name:", "State:", "Pid:", "PPid:",
  *               "VmRSS:", ...), cmdline (the command name and a NUL: argv is not kept)
@@ -32,6 +33,7 @@
 #include "pci.h"
 #include "sync.h"
 #include "spinlock.h"
+#include "net.h"
 
 #define NSEC_PER_SEC 1000000000ull
 #define USER_HZ 100ull /* clock ticks in /proc/PID/stat (sysconf(_SC_CLK_TCK)) */
@@ -156,19 +158,40 @@ static int gen_pci(struct text *t) {
     return 0;
 }
 
+/* /proc/net/dev (proc(5)): two header lines, then per interface "name:" and the receive
+ * counters bytes packets errs drop fifo frame compressed multicast, then the transmit ones
+ * bytes packets errs drop fifo colls carrier compressed (those SABOS does not keep are 0). */
+static void net_dev_line(struct netif *nif, void *ctx) {
+    struct text *t = ctx;
+    const struct netif_stats *s = &nif->stats;
+    text_printf(t, "%6s:%8lu %7lu %4lu %4lu    0     0          0         0 %8lu %7lu %4lu %4lu    0     0       0          0\n",
+                nif->name, (unsigned long)s->rx_bytes, (unsigned long)s->rx_packets, (unsigned long)s->rx_errors,
+                (unsigned long)s->rx_dropped, (unsigned long)s->tx_bytes, (unsigned long)s->tx_packets,
+                (unsigned long)s->tx_errors, (unsigned long)s->tx_dropped);
+}
+
+static int gen_net_dev(struct text *t) {
+    text_printf(t, "Inter-|   Receive                                                |  Transmit\n"
+                   " face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n");
+    netif_for_each(net_dev_line, t);
+    return 0;
+}
+
 struct procfs_file {
     const char *name;
     int (*generate)(struct text *t);
     size_t cap;          /* buffer size */
+    uint8_t dir;         /* 0: /proc, 1: /proc/net */
 };
 
 static const struct procfs_file files[] = {
-    {"meminfo", gen_meminfo, 2048},
-    {"tasks", gen_tasks, 16384},
-    {"mounts", gen_mounts, 4096},
-    {"uptime", gen_uptime, 64},
-    {"interrupts", gen_interrupts, 16384},
-    {"pci", gen_pci, 16384},
+    {"meminfo", gen_meminfo, 2048, 0},
+    {"tasks", gen_tasks, 16384, 0},
+    {"mounts", gen_mounts, 4096, 0},
+    {"uptime", gen_uptime, 64, 0},
+    {"interrupts", gen_interrupts, 16384, 0},
+    {"pci", gen_pci, 16384, 0},
+    {"dev", gen_net_dev, 8192, 1},
 };
 #define NFILES ((int)ARRAY_SIZE(files))
 
@@ -306,7 +329,7 @@ static void gen_pid_status(struct text *t, const struct pinfo *pi, uint64_t vsiz
 
 /* ---- the file system ---- */
 
-enum node_kind { PN_ROOT, PN_FILE, PN_PIDDIR, PN_STAT, PN_STATUS, PN_CMDLINE };
+enum node_kind { PN_ROOT, PN_FILE, PN_NETDIR, PN_PIDDIR, PN_STAT, PN_STATUS, PN_CMDLINE };
 static const char *const pid_file_names[] = {"stat", "status", "cmdline"}; /* PN_STAT.. in order */
 #define NPIDFILES 3
 #define PID_INO_BASE 0x100000ull /* per-process inodes: base + pid * 8 + kind */
@@ -325,7 +348,7 @@ struct procfs {
     struct mutex lock;   /* snapshots */
     spinlock_t dyn_lock; /* the per-process list */
     struct procfs_node *dyn;
-    struct procfs_node nodes[1 + NFILES]; /* root first */
+    struct procfs_node nodes[2 + NFILES]; /* root first, the files, then the net directory */
 };
 
 static const struct vnode_ops procfs_ops;
@@ -395,12 +418,19 @@ static int procfs_lookup(struct vnode *dir, const char *name, size_t len, struct
                                               : -KENOENT;
         return -KENOENT;
     }
+    uint8_t in_dir = d->kind == PN_NETDIR ? 1 : 0;
     for (int i = 0; i < NFILES; i++) {
-        if (name_is(name, len, files[i].name)) {
+        if (files[i].dir == in_dir && name_is(name, len, files[i].name)) {
             vnode_get(&fs->nodes[1 + i].vn);
             *out = &fs->nodes[1 + i].vn;
             return 0;
         }
+    }
+    if (in_dir) return -KENOENT;
+    if (name_is(name, len, "net")) {
+        vnode_get(&fs->nodes[1 + NFILES].vn);
+        *out = &fs->nodes[1 + NFILES].vn;
+        return 0;
     }
     pid_k pid = -1;
     if (name_is(name, len, "self")) {
@@ -431,7 +461,8 @@ static void dirent_set(struct vfs_dirent *out, uint64_t ino, uint32_t type, cons
 
 /* Root cookies: 0 ".", 1 "..", 2.. the files, then "self", then ROOT_PID_COOKIE + p for the
  * first process with pid >= p. Process directory cookies: ".", "..", then its files. */
-#define ROOT_SELF_COOKIE (2 + (uint64_t)NFILES)
+#define ROOT_NET_COOKIE (2 + (uint64_t)NFILES)
+#define ROOT_SELF_COOKIE (ROOT_NET_COOKIE + 1)
 #define ROOT_PID_COOKIE (ROOT_SELF_COOKIE + 1)
 
 static int procfs_readdir(struct vnode *dir, uint64_t *cookie, struct vfs_dirent *out) {
@@ -439,7 +470,7 @@ static int procfs_readdir(struct vnode *dir, uint64_t *cookie, struct vfs_dirent
     struct procfs_node *d = node_of(dir);
     uint64_t c = *cookie;
     if (c < 2) {
-        uint64_t ino = c == 1 && d->kind == PN_PIDDIR ? fs->nodes[0].vn.ino : dir->ino;
+        uint64_t ino = c == 1 && (d->kind == PN_PIDDIR || d->kind == PN_NETDIR) ? fs->nodes[0].vn.ino : dir->ino;
         dirent_set(out, ino, S_IFDIR, c == 0 ? "." : "..");
         *cookie = c + 1;
         return 1;
@@ -450,8 +481,16 @@ static int procfs_readdir(struct vnode *dir, uint64_t *cookie, struct vfs_dirent
         *cookie = c + 1;
         return 1;
     }
-    if (c < ROOT_SELF_COOKIE) {
+    uint8_t in_dir = d->kind == PN_NETDIR ? 1 : 0;
+    while (c < ROOT_NET_COOKIE && files[c - 2].dir != in_dir) c++; /* another directory's */
+    if (c < ROOT_NET_COOKIE) {
         dirent_set(out, fs->nodes[c - 1].vn.ino, S_IFREG, files[c - 2].name);
+        *cookie = c + 1;
+        return 1;
+    }
+    if (in_dir) return 0;
+    if (c == ROOT_NET_COOKIE) {
+        dirent_set(out, fs->nodes[1 + NFILES].vn.ino, S_IFDIR, "net");
         *cookie = c + 1;
         return 1;
     }
@@ -495,7 +534,7 @@ static int generate(struct procfs_node *n, struct text *t) {
 static int64_t procfs_read(struct vnode *vn, uint64_t off, void *buf, size_t len) {
     struct procfs_node *n = node_of(vn);
     struct procfs *fs = vn->mount->fs_priv;
-    if (n->kind == PN_ROOT || n->kind == PN_PIDDIR) return -KEISDIR;
+    if (n->kind == PN_ROOT || n->kind == PN_NETDIR || n->kind == PN_PIDDIR) return -KEISDIR;
     if (mutex_lock(&fs->lock) < 0) return -KEINTR;
     if (off == 0 || !n->snap) {
         size_t cap = n->kind == PN_FILE ? files[n->file].cap : 2048;
@@ -574,12 +613,13 @@ static int procfs_mount(struct vfs_mount *m, const char *source, const char *opt
     if (!fs) return -KENOMEM;
     mutex_init(&fs->lock, "procfs");
     spin_init(&fs->dyn_lock, "procfs_dyn");
-    for (int i = 0; i <= NFILES; i++) {
+    for (int i = 0; i <= NFILES + 1; i++) {
         struct procfs_node *n = &fs->nodes[i];
-        vnode_init(&n->vn, &procfs_ops, m, i == 0 ? (S_IFDIR | 0555) : (S_IFREG | 0444), (uint64_t)i + 1);
+        bool dir = i == 0 || i == NFILES + 1;
+        vnode_init(&n->vn, &procfs_ops, m, dir ? (S_IFDIR | 0555) : (S_IFREG | 0444), (uint64_t)i + 1);
         n->vn.fs_data = n;
-        n->kind = i == 0 ? PN_ROOT : PN_FILE;
-        n->file = i - 1;
+        n->kind = i == 0 ? PN_ROOT : i == NFILES + 1 ? PN_NETDIR : PN_FILE;
+        n->file = dir ? -1 : i - 1;
     }
     m->fs_priv = fs;
     vnode_get(&fs->nodes[0].vn);
@@ -589,7 +629,7 @@ static int procfs_mount(struct vfs_mount *m, const char *source, const char *opt
 
 static int procfs_unmount(struct vfs_mount *m) {
     struct procfs *fs = m->fs_priv;
-    for (int i = 0; i <= NFILES; i++) kfree(fs->nodes[i].snap);
+    for (int i = 0; i <= NFILES + 1; i++) kfree(fs->nodes[i].snap);
     while (fs->dyn) { /* none should be left: the VFS checked that nothing is referenced */
         struct procfs_node *n = fs->dyn;
         fs->dyn = n->next;

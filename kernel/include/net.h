@@ -178,7 +178,14 @@ void netif_receive(struct netif *nif, struct pkt *p);
  * ownership of p. 0 or -errno. */
 int netif_transmit(struct netif *nif, struct pkt *p);
 
-/* ---- the poller (kernel/net/poller.c) ---- */
+/* Loopback "lo" (loopback.c): registered by net_init; frames queued, handed back by poll. */
+int loopback_init(void);
+unsigned loopback_queued(void);
+/* virtio-net (kernel/drivers/net/virtio_net.c): finds the devices, registers eth0... */
+void virtio_net_init(void);
+struct netif *virtio_net_netif(int i);
+
+/* ---- the poller (kernel/net/poller.c; netif_rx_ready lives there too) ---- */
 /* Woken after every batch net_poller handled: every task waiting for a network event sleeps
  * here (through wait_net_condition). */
 extern struct wait_queue net_event_wq;
@@ -186,8 +193,10 @@ extern struct wait_queue net_event_wq;
  * returns 0 at once; otherwise sleeps until cond holds (1), the timeout passes (0) or a
  * signal/kill ends the wait (-KEINTR). cond is re-checked after every net_poller batch. */
 #define wait_net_condition(cond, timeout_ns) wait_event_timeout(&net_event_wq, (cond), (timeout_ns))
-/* Starts net_poller (after the NIC drivers registered their interfaces). */
+/* Starts net_poller (after the NIC drivers registered their interfaces) and the protocols. */
 void net_init(void);
+/* Batches net_poller has handled (tests, /proc). */
+uint64_t net_poller_batches(void);
 /* A protocol's periodic work, run by net_poller at most every period_ms (ARP expiry, TCP
  * timers, DHCP renewal...). now_ns: the monotonic clock. Register at init. */
 struct net_timer_hook {
@@ -207,3 +216,12 @@ void net_register_timer(struct net_timer_hook *h);
 void eth_input(struct pkt *p);
 /* Prepends the Ethernet header and sends through nif. Takes ownership. */
 int eth_output(struct netif *nif, struct pkt *p, const uint8_t dst_mac[6], uint16_t ethertype);
+/* ff:ff:ff:ff:ff:ff */
+const uint8_t *eth_broadcast_addr(void);
+/* Self-tests: sees every received frame first; returning true consumes it. */
+extern bool (*volatile eth_test_hook)(struct pkt *p, uint16_t ethertype);
+/* The protocols' entry points (arp.c, ipv4.c, ipv6.c): p->data at the network header,
+ * l3_offset set; they take ownership. */
+void arp_input(struct pkt *p);
+void ipv4_input(struct pkt *p);
+void ipv6_input(struct pkt *p);
