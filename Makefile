@@ -34,7 +34,7 @@ deps:
 
 kernel: $(KERNEL_ELF)
 loader: $(LOADER_EFI)
-images: $(DISKS_STAMP) $(USER_STAMP)
+images: $(DISKS_STAMP) $(USER_STAMP) $(BUILD)/tcpsink
 esp: images
 
 $(BUILD)/%.o: %.c
@@ -79,6 +79,11 @@ $(LOADER_EFI): $(BUILD)/boot/loader.so
 $(BUILD)/blktool: tests/tools/blktool.c kernel/include/blk_pattern.h
 	@mkdir -p $(BUILD)
 	$(HOSTCC) -std=gnu17 -O2 -Wall -Wextra -Werror -Ikernel/include $< -o $@
+
+# The TCP peer of the network tests (scripts/netns.sh, scripts/usernet.sh).
+$(BUILD)/tcpsink: tests/tools/tcpsink.c
+	@mkdir -p $(BUILD)
+	@$(HOSTCC) -std=gnu17 -O2 -Wall -Wextra -Werror $< -o $@
 
 # One stamp for the whole set: a missing image (or a newer kernel) rebuilds them all.
 $(DISKS_STAMP): $(LOADER_EFI) $(KERNEL_ELF) scripts/mkdisks.sh $(BUILD)/blktool $(foreach f,$(DISK_IMGS),$(if $(wildcard $(f)),,FORCE))

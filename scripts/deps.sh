@@ -3,7 +3,11 @@
 # quiet when everything is present. Needs root (or sudo) only when something is missing.
 set -euo pipefail
 PKGS=(clang lld make gcc binutils gnu-efi ovmf qemu-system-x86 mtools dosfstools
-      libcmocka-dev console-setup-linux expect procps fdisk qemu-utils musl-tools)
+      libcmocka-dev console-setup-linux expect procps fdisk qemu-utils musl-tools
+      iproute2 dnsmasq-base busybox bind9-host iputils-ping python3)
+# The network tests (docs/network.md, "Test network"): ip netns/tuntap (iproute2), dnsmasq-base
+# (DHCP, DNS, router advertisements; the -base package starts no system service), busybox
+# (httpd), bind9-host (host), iputils-ping, python3 (tests/tools/tapprobe.py).
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

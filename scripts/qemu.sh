@@ -3,7 +3,8 @@
 #
 #   scripts/qemu.sh [--cmdline STR] [--smp N] [--mem SIZE] [--forward] [--timeout SEC]
 #                   [--no-reboot] [--display] [--boot-disk IMAGE] [--disk-dir DIR]
-#                   [--cdrom IMAGE] [--no-nvme] [--no-ahci] [--share DIR] [-- EXTRA QEMU ARGS...]
+#                   [--cdrom IMAGE] [--no-nvme] [--no-ahci] [--share DIR]
+#                   [--tap NAME [--nic-model virtio|e1000e]] [-- EXTRA QEMU ARGS...]
 #
 # Boots q35 + OVMF (read-only firmware code, a private writable copy of the variables) with
 # the serial console on stdio and the isa-debug-exit device (the guest's selftest verdict
@@ -21,13 +22,17 @@
 # the repository's build/ directory, so new programs run without rebuilding an image;
 # --share DIR shares another one.
 # --forward forwards 127.0.0.1:2323 -> guest 23 (telnet) and 127.0.0.1:8080 -> guest 80
-# (HTTP). Everything after `--` goes to QEMU unchanged, so any configuration can be booted by
-# hand, for example
+# (HTTP). The first NIC is always virtio-net on QEMU user networking (guest 10.0.2.15, the
+# host's loopback is 10.0.2.2; MAC 52:54:00:12:34:56). --tap NAME adds a second NIC on an
+# existing TAP device (scripts/netns.sh up makes sabostap0; docs/network.md), MAC
+# 52:54:00:12:34:57, virtio-net unless --nic-model e1000e. Everything after `--` goes to QEMU
+# unchanged, so any configuration can be booted by hand, for example
 #   scripts/qemu.sh --smp 4 --mem 2G -- -machine q35,i8042=off
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cmdline="" smp=2 mem=512M forward=0 timeout_s=0 noreboot=0 display=0
 boot_disk="$root/build/disk0.img" disk_dir="" cdrom="" nvme=1 ahci=1 share="$root/build"
+tap="" nic_model=virtio
 extra=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -44,6 +49,8 @@ while [ $# -gt 0 ]; do
     --no-nvme) nvme=0; shift ;;
     --no-ahci) ahci=0; shift ;;
     --share) share=$2; shift 2 ;;
+    --tap) tap=$2; shift 2 ;;
+    --nic-model) nic_model=$2; shift 2 ;;
     --) shift; extra=("$@"); break ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print } /^set /{ exit }' "$0"; exit 0 ;;
     *) echo "qemu.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
@@ -53,6 +60,15 @@ done
 for img in "$boot_disk" "$root/build/part-mbr.img" "$root/build/part-gpt.img" "$root/build/ahci.img" "$root/build/nvme.img"; do
     [ -f "$img" ] || { echo "qemu.sh: $img is missing; run make images first" >&2; exit 2; }
 done
+case "$nic_model" in
+virtio) nic_dev="virtio-net-pci,netdev=net1,disable-legacy=on" ;;
+e1000e) nic_dev="e1000e,netdev=net1" ;;
+*) echo "qemu.sh: --nic-model must be virtio or e1000e, not $nic_model" >&2; exit 2 ;;
+esac
+if [ -n "$tap" ]; then
+    [ -e "/sys/class/net/$tap/tun_flags" ] || {
+        echo "qemu.sh: no TAP device $tap on this host (run: sudo scripts/netns.sh up)" >&2; exit 2; }
+fi
 code=/usr/share/OVMF/OVMF_CODE_4M.fd
 vars=/usr/share/OVMF/OVMF_VARS_4M.fd
 [ -f "$code" ] || { echo "qemu.sh: OVMF not found at $code (apt-get install ovmf)" >&2; exit 2; }
@@ -122,6 +138,11 @@ if [ "$ahci" = 1 ]; then
 fi
 if [ "$nvme" = 1 ]; then
     args+=(-drive "$(disk_arg nvme "$root/build/nvme.img")" -device nvme,serial=SABOSNVME,drive=nvme)
+fi
+# Last, so that --tap shifts no other device's PCI address.
+if [ -n "$tap" ]; then
+    args+=(-netdev "tap,id=net1,ifname=$tap,script=no,downscript=no"
+           -device "$nic_dev,mac=52:54:00:12:34:57")
 fi
 [ "$display" = 1 ] || args+=(-display none)
 [ "$noreboot" = 1 ] && args+=(-no-reboot)

@@ -145,6 +145,7 @@ run_boot() {
     run_9p_share
     run_shell
     run_tsh_guest
+    run_hw_groups
 }
 
 # boot_expect NAME TIMEOUT "PATTERN..." -- launcher args: boots and passes when every
@@ -413,6 +414,18 @@ run_shell() {
 # The real boot: init starts tsh on the serial console; tsh.exp drives it (hellostd from / and
 # /9p, pipes, redirections, $?, a background job, ^C ending `sleep 100`, ^Z and fg, a child
 # killed by SIGSEGV). It prints "[PASS] tsh_guest.NAME" lines and "tsh_guest: N passed, M failed".
+# Self-test groups that need a device the default launcher does not attach (*_hw): each boots
+# with it. The e1000e gets its own user network (guest 10.0.3.15, gateway 10.0.3.2).
+run_hw_groups() {
+    local log="$out/kernel-e1000e_hw.log"
+    bash scripts/qemu.sh --cmdline "selftest=e1000e_hw" --no-reboot --timeout 240 -- \
+        -netdev user,id=e1,net=10.0.3.0/24 -device e1000e,netdev=e1,mac=52:54:00:12:34:57 > "$log" 2>&1
+    local rc=$? text
+    text=$(clean_log "$log")
+    grep -E '^\[(PASS|FAIL)\] ' <<<"$text" | sed 's/^\[PASS\] /[PASS] kernel./; s/^\[FAIL\] /[FAIL] kernel./' | tee -a "$results"
+    grep -qE '^[0-9]+ passed, 0 failed$' <<<"$text" || report "[FAIL] kernel.e1000e_hw: no clean verdict (QEMU status $rc, see $log)"
+}
+
 run_tsh_guest() {
     local log="$out/tsh-guest.log"
     expect -f tests/integration/tsh.exp > "$log" 2>&1
@@ -431,6 +444,7 @@ for layer in "${layers[@]}"; do
     boot) run_boot ;;
     shell) run_shell ;;
     tsh) run_tsh_guest ;;
+    hw) run_hw_groups ;;
     harness) run_harness ;;
     storage) run_storage ;;
     fatfill) run_fat_fill ;;

@@ -7,6 +7,7 @@
 #include "net.h"
 #include "net_ipv4.h"
 #include "net_ipv6.h"
+#include "net_socket.h"
 #include "sched.h"
 #include "wait.h"
 #include "time.h"
@@ -119,6 +120,7 @@ void net_init(void) {
         pr_err("net: loopback interface not registered (%d)\n", r);
     ipv4_init(); /* ARP, IPv4, ICMP and their timers; 127.0.0.0/8 via lo */
     ipv6_init(); /* ICMPv6, neighbour discovery, link-local addresses, router solicitation */
+    inet_init(); /* UDP and TCP over both, the IPv6 loopback path */
     tid_t id = task_create_detached("net_poller", net_poller, NULL, PRIO_HIGH);
     if (id < 0) {
         pr_err("net: cannot start net_poller (%d): no networking\n", (int)id);

@@ -66,14 +66,18 @@ static void watchdog_fired(struct ktimer *t, void *arg) {
 
 int selftest_count(void) { return (int)(__selftests_end - __selftests_start); }
 
-/* Groups named crash_* end the run on purpose (they check the harness itself), and groups
- * named *_persist leave data behind on disks or in the host's shared directory for a host-side
- * check: both run only when named explicitly, never as part of "all". */
+/* Groups named crash_* end the run on purpose (they check the harness itself), groups named
+ * *_persist leave data behind on disks or in the host's shared directory for a host-side
+ * check, and groups named *_hw need a device the default launcher does not attach (test.sh
+ * boots them with it): all three run only when named explicitly, never as part of "all". */
+static bool ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
 static bool selected(const struct selftest *st, const char *group) {
     if (group && *group) return strcmp(group, st->group) == 0;
-    size_t n = strlen(st->group);
-    bool persist = n >= 8 && strcmp(st->group + n - 8, "_persist") == 0;
-    return strncmp(st->group, "crash_", 6) != 0 && !persist;
+    return strncmp(st->group, "crash_", 6) != 0 && !ends_with(st->group, "_persist") && !ends_with(st->group, "_hw");
 }
 
 int selftest_run(const char *group) {

@@ -1,0 +1,669 @@
+/* socket.c: BSD socket objects for AF_INET / AF_INET6, SOCK_STREAM (TCP) and SOCK_DGRAM (UDP),
+ * as open files. Semantics from the Linux man-pages socket(2), bind(2), listen(2), accept(2),
+ * connect(2), send(2), recv(2), shutdown(2), socket(7), tcp(7), udp(7), ipv6(7) (IPV6_V6ONLY)
+ * and POSIX.1-2017 XSH 2.10; numeric values are Linux's (net_socket.h).
+ *
+ * Every wait is wait_net_condition on the transports' state (net_poller wakes net_event_wq
+ * after each batch): O_NONBLOCK / MSG_DONTWAIT never wait, SO_RCVTIMEO / SO_SNDTIMEO bound the
+ * waits (-EAGAIN at expiry), a signal ends them with -EINTR. poll uses net_event_wq as the
+ * wait queue, so sockets, pipes and ttys poll together. Not done: MSG_PEEK (-EOPNOTSUPP),
+ * SO_LINGER (stored, close is always the graceful tcp_close), ICMP "ping" sockets. */
+#include "net_socket.h"
+#include "net_udp.h"
+#include "net_tcp.h"
+#include "kstring.h"
+#include "mm.h"
+#include "sync.h"
+#include "time.h"
+#include "proc.h"
+#include "uaccess.h"
+#include "sched.h"
+
+#define FIONREAD_K 0x541B
+
+struct socket {
+    struct vnode vn;             /* S_IFSOCK, VN_NOCACHE: freed when the file goes */
+    struct mutex lock;           /* bind / connect / listen / close */
+    int domain, type, protocol;
+    bool bound, listening, reuseaddr, keepalive, v6only, nodelay;
+    bool udp_connected, shut_rd, shut_wr, closed;
+    struct net_addr laddr;       /* bound address (zero = any) */
+    uint16_t lport;
+    struct net_addr raddr;       /* UDP default peer */
+    uint16_t rport;
+    uint64_t rcvtimeo, sndtimeo; /* ns, 0 = none */
+    int sndbuf, rcvbuf, linger_on, linger_s;
+    struct udp_sock udp;
+    struct tcp_conn *tcp;        /* connection or listener */
+    struct socket *next;         /* list of stream sockets (port conflicts) */
+};
+
+static struct mutex list_lock = MUTEX_INIT("sock_list");
+static struct socket *stream_list;
+static int live_sockets;
+static uint16_t next_port = 49152;
+static const struct vfs_file_ops sock_fops;
+
+static struct socket *sock_of(const struct vfs_file *f) { return (struct socket *)f->priv; }
+bool sock_is_socket(const struct vfs_file *f) { return f && f->fops == &sock_fops; }
+int sock_domain(const struct vfs_file *f) { return sock_of(f)->domain; }
+int sock_count(void) { return __atomic_load_n(&live_sockets, __ATOMIC_RELAXED); }
+
+static bool nonblock(const struct vfs_file *f, int flags) {
+    return (f->flags & O_NONBLOCK) || (flags & MSG_DONTWAIT_K);
+}
+static uint64_t deadline_of(uint64_t timeo) { return timeo ? time_ns() + timeo : WAIT_FOREVER; }
+static uint64_t left(uint64_t deadline) {
+    if (deadline == WAIT_FOREVER) return WAIT_FOREVER;
+    uint64_t now = time_ns();
+    return now >= deadline ? 0 : deadline - now;
+}
+static bool addr_any(const struct net_addr *a) {
+    for (int i = 0; i < 16; i++) if (a->v6[i]) return false;
+    return true;
+}
+static bool addr_eq(const struct net_addr *a, const struct net_addr *b) {
+    return a->family == b->family && !memcmp(a->v6, b->v6, a->family == NET_AF_INET ? 4 : 16);
+}
+
+/* ---- creation and teardown ---- */
+static int sock_getattr(struct vnode *vn, struct vfs_stat *st) {
+    st->ino = vn->ino;
+    st->mode = vn->mode;
+    st->nlink = 1;
+    st->blksize = 4096;
+    return 0;
+}
+static void sock_release(struct vnode *vn) {
+    kfree(container_of(vn, struct socket, vn));
+    __atomic_fetch_sub(&live_sockets, 1, __ATOMIC_RELAXED);
+}
+static const struct vnode_ops sock_vnode_ops = {.getattr = sock_getattr, .release = sock_release};
+
+static struct socket *sock_alloc(int domain, int type, int protocol) {
+    static uint64_t next_ino = 1;
+    struct socket *s = kzalloc(sizeof(*s));
+    if (!s) return NULL;
+    vnode_init(&s->vn, &sock_vnode_ops, NULL, S_IFSOCK | 0777, __atomic_fetch_add(&next_ino, 1, __ATOMIC_RELAXED));
+    s->vn.flags = VN_NOCACHE;
+    mutex_init(&s->lock, "socket");
+    s->domain = domain;
+    s->type = type;
+    s->protocol = protocol;
+    s->udp.family = (uint16_t)domain;
+    __atomic_fetch_add(&live_sockets, 1, __ATOMIC_RELAXED);
+    return s;
+}
+
+/* Wraps s in an open file (the file owns the vnode reference; on failure s is freed). */
+static int sock_file(struct socket *s, bool nb, struct vfs_file **out) {
+    vnode_get(&s->vn);
+    int r = vfs_file_from_vnode(&s->vn, O_RDWR | (nb ? O_NONBLOCK : 0), &sock_fops, s, out);
+    if (r < 0) vnode_put(&s->vn);
+    return r;
+}
+
+int sock_create(int domain, int type, int protocol, struct vfs_file **out) {
+    if (domain != NET_AF_INET && domain != NET_AF_INET6) return -KEAFNOSUPPORT;
+    if (type & ~(SOCK_TYPE_MASK_K | SOCK_NONBLOCK_K | SOCK_CLOEXEC_K)) return -KEINVAL;
+    int t = type & SOCK_TYPE_MASK_K;
+    if (t == SOCK_RAW_K || t == SOCK_SEQPACKET_K || t == SOCK_RDM_K) return -KESOCKTNOSUPPORT;
+    if (t != SOCK_STREAM_K && t != SOCK_DGRAM_K) return -KEINVAL;
+    if (t == SOCK_STREAM_K && protocol != 0 && protocol != IPPROTO_TCP_K) return -KEPROTONOSUPPORT;
+    if (t == SOCK_DGRAM_K && protocol != 0 && protocol != IPPROTO_UDP_K) return -KEPROTONOSUPPORT;
+    struct socket *s = sock_alloc(domain, t, t == SOCK_STREAM_K ? IPPROTO_TCP_K : IPPROTO_UDP_K);
+    if (!s) return -KENOMEM;
+    return sock_file(s, type & SOCK_NONBLOCK_K, out);
+}
+
+static void list_remove(struct socket *s) {
+    mutex_lock(&list_lock);
+    for (struct socket **pp = &stream_list; *pp; pp = &(*pp)->next) {
+        if (*pp == s) {
+            *pp = s->next;
+            break;
+        }
+    }
+    mutex_unlock(&list_lock);
+}
+
+static void sock_close(struct vfs_file *f) {
+    struct socket *s = sock_of(f);
+    mutex_lock(&s->lock);
+    s->closed = true;
+    if (s->type == SOCK_DGRAM_K) {
+        udp_unbind(&s->udp);
+    } else {
+        list_remove(s);
+        if (s->tcp) tcp_close(s->tcp);
+        s->tcp = NULL;
+    }
+    mutex_unlock(&s->lock);
+}
+
+/* ---- binding ---- */
+struct conflict_ctx {
+    const struct socket *s;
+    const struct net_addr *addr;
+    uint16_t port;
+    bool hit;
+};
+
+static bool overlap(const struct net_addr *a, const struct net_addr *b) {
+    return addr_any(a) || addr_any(b) || addr_eq(a, b);
+}
+
+static void conn_conflict(const struct tcp_conn *c, void *ctx) {
+    struct conflict_ctx *k = ctx;
+    if (c->lport != k->port) return;
+    if (c->state != TCP_LISTEN && k->s->reuseaddr) return;   /* SO_REUSEADDR: TIME_WAIT etc. */
+    if (c->local.family == 0 || overlap(&c->local, k->addr)) k->hit = true;
+}
+
+/* Is port taken for s at addr? Under list_lock. */
+static bool stream_port_taken(const struct socket *s, const struct net_addr *addr, uint16_t port) {
+    for (const struct socket *o = stream_list; o; o = o->next) {
+        if (o == s || !o->bound || o->lport != port || !overlap(&o->laddr, addr)) continue;
+        if (s->reuseaddr && o->reuseaddr && !o->listening) continue;
+        return true;
+    }
+    struct conflict_ctx k = {s, addr, port, false};
+    tcp_for_each(conn_conflict, &k);
+    return k.hit;
+}
+
+/* Binds a stream socket (port 0 = ephemeral); under s->lock. */
+static int stream_bind(struct socket *s, const struct net_addr *addr, uint16_t port) {
+    mutex_lock(&list_lock);
+    int r = 0;
+    if (port == 0) {
+        for (int i = 0; i < 16384 && !port; i++) {
+            uint16_t p = next_port;
+            next_port = next_port == 65535 ? 49152 : (uint16_t)(next_port + 1);
+            if (!stream_port_taken(s, addr, p)) port = p;
+        }
+        if (!port) r = -KEADDRINUSE;
+    } else if (stream_port_taken(s, addr, port)) {
+        r = -KEADDRINUSE;
+    }
+    if (r == 0) {
+        s->bound = true;
+        s->laddr = *addr;
+        s->lport = port;
+        s->next = stream_list;
+        stream_list = s;
+    }
+    mutex_unlock(&list_lock);
+    return r;
+}
+
+int sock_bind(struct vfs_file *f, const struct net_addr *addr, uint16_t port) {
+    struct socket *s = sock_of(f);
+    if (addr->family != s->domain && !(s->domain == NET_AF_INET6 && addr->family == NET_AF_INET && !s->v6only))
+        return -KEAFNOSUPPORT;
+    if (!addr_any(addr) && !inet_addr_is_local(addr)) return -KEADDRNOTAVAIL;
+    mutex_lock(&s->lock);
+    int r;
+    if (s->bound || s->tcp || s->udp.bound) {
+        r = -KEINVAL;
+    } else if (s->type == SOCK_DGRAM_K) {
+        s->udp.family = (uint16_t)s->domain;
+        s->udp.v6only = s->v6only;
+        r = udp_bind(&s->udp, addr_any(addr) ? NULL : addr, port);
+        if (r == -KEINVAL && addr->family != s->domain) r = -KEAFNOSUPPORT;
+        if (r == 0) {
+            s->bound = true;
+            s->laddr = *addr;
+            s->lport = s->udp.port;
+        }
+    } else {
+        r = stream_bind(s, addr, port);
+    }
+    mutex_unlock(&s->lock);
+    return r;
+}
+
+/* ---- stream: listen, accept, connect ---- */
+int sock_listen(struct vfs_file *f, int backlog) {
+    struct socket *s = sock_of(f);
+    if (s->type != SOCK_STREAM_K) return -KEOPNOTSUPP;
+    mutex_lock(&s->lock);
+    int r = 0;
+    if (s->listening) goto out;
+    if (s->tcp) { r = -KEINVAL; goto out; }
+    if (!s->bound) {
+        struct net_addr any = {0};
+        any.family = (uint16_t)s->domain;
+        r = stream_bind(s, &any, 0);
+        if (r < 0) goto out;
+    }
+    struct net_addr local = s->laddr;
+    if (addr_any(&local)) local.family = 0;  /* any address; accept filters the families */
+    struct tcp_conn *l = tcp_listen(&local, s->lport, backlog < 1 ? 1 : backlog, &r);
+    if (l) {
+        s->tcp = l;
+        mutex_lock(&list_lock);
+        s->listening = true;
+        mutex_unlock(&list_lock);
+    }
+out:
+    mutex_unlock(&s->lock);
+    return r;
+}
+
+int sock_accept(struct vfs_file *f, int flags, struct vfs_file **out, struct net_addr *peer, uint16_t *pport) {
+    struct socket *s = sock_of(f);
+    if (s->type != SOCK_STREAM_K) return -KEOPNOTSUPP;
+    if (flags & ~(SOCK_NONBLOCK_K | SOCK_CLOEXEC_K)) return -KEINVAL;
+    if (!s->listening) return -KEINVAL;
+    struct tcp_conn *l = s->tcp, *c;
+    uint64_t deadline = deadline_of(s->rcvtimeo);
+    for (;;) {
+        int err;
+        c = tcp_accept(l, &err);
+        if (c) {
+            bool wrong = (s->domain == NET_AF_INET && c->local.family != NET_AF_INET) ||
+                         (s->v6only && c->local.family != NET_AF_INET6);
+            if (!wrong) break;
+            tcp_abort(c);
+            continue;
+        }
+        if (err != -KEAGAIN) return err;
+        if (nonblock(f, 0)) return -KEAGAIN;
+        int w = wait_net_condition(tcp_readable(l), left(deadline));
+        if (w < 0) return w;
+        if (w == 0) return -KEAGAIN;
+    }
+    struct socket *n = sock_alloc(s->domain, s->type, s->protocol);
+    if (!n) {
+        tcp_abort(c);
+        return -KENOMEM;
+    }
+    n->tcp = c;
+    n->nodelay = s->nodelay;
+    n->keepalive = s->keepalive;
+    n->v6only = s->v6only;
+    c->nodelay = s->nodelay;
+    if (peer) *peer = c->remote;
+    if (pport) *pport = c->rport;
+    int r = sock_file(n, flags & SOCK_NONBLOCK_K, out);
+    if (r < 0) tcp_abort(c);
+    return r;
+}
+
+static bool handshaking(const struct tcp_conn *c) { return c->state == TCP_SYN_SENT || c->state == TCP_SYN_RECEIVED; }
+
+int sock_connect(struct vfs_file *f, const struct net_addr *addr, uint16_t port) {
+    struct socket *s = sock_of(f);
+    if (s->type == SOCK_DGRAM_K) {
+        mutex_lock(&s->lock);
+        int r = 0;
+        if (addr->family == 0) {        /* AF_UNSPEC: dissolve the association */
+            s->udp_connected = false;
+        } else if (addr->family != s->domain && !(s->domain == NET_AF_INET6 && !s->v6only)) {
+            r = -KEAFNOSUPPORT;
+        } else if (port == 0) {
+            r = -KEINVAL;
+        } else {
+            if (!s->udp.bound) {
+                s->udp.family = (uint16_t)s->domain;
+                s->udp.v6only = s->v6only;
+                r = udp_bind(&s->udp, NULL, 0);
+                if (r == 0) { s->bound = true; s->lport = s->udp.port; }
+            }
+            if (r == 0) { s->raddr = *addr; s->rport = port; s->udp_connected = true; }
+        }
+        mutex_unlock(&s->lock);
+        return r;
+    }
+    if (addr->family != s->domain && !(s->domain == NET_AF_INET6 && addr->family == NET_AF_INET && !s->v6only))
+        return -KEAFNOSUPPORT;
+    if (port == 0) return -KECONNREFUSED;
+    mutex_lock(&s->lock);
+    struct tcp_conn *c = s->tcp;
+    int r = 0;
+    if (s->listening) { r = -KEINVAL; goto unlock; }
+    if (c && handshaking(c)) {
+        if (nonblock(f, 0)) { r = -KEALREADY; goto unlock; }
+        goto wait;                        /* a blocking connect after a non-blocking one */
+    }
+    if (c && c->state != TCP_CLOSED) { r = -KEISCONN; goto unlock; }
+    if (c) {                              /* a failed attempt: start afresh */
+        tcp_abort(c);
+        s->tcp = c = NULL;
+    }
+    struct net_addr local;
+    if (s->bound && !addr_any(&s->laddr) && s->laddr.family == addr->family) local = s->laddr;
+    else if ((r = inet_select_src(addr, NULL, &local)) < 0) goto unlock;
+    c = tcp_open_active(&local, s->bound ? s->lport : 0, addr, port, &r);
+    if (!c) goto unlock;
+    c->nodelay = s->nodelay;
+    s->tcp = c;
+    if (nonblock(f, 0)) { r = -KEINPROGRESS; goto unlock; }
+wait:
+    mutex_unlock(&s->lock);
+    int w = wait_net_condition(!handshaking(c), left(deadline_of(s->sndtimeo)));
+    if (w < 0) return w;
+    if (w == 0) return -KEINPROGRESS;
+    r = tcp_error(c, true);
+    if (r == 0 && c->state == TCP_CLOSED) r = -KECONNREFUSED;
+    return r;
+unlock:
+    mutex_unlock(&s->lock);
+    return r;
+}
+
+/* ---- data ---- */
+static int64_t stream_send(struct vfs_file *f, struct socket *s, const uint8_t *buf, size_t len, int flags) {
+    struct tcp_conn *c = s->tcp;
+    if (!c || s->listening) return -KENOTCONN;
+    uint64_t deadline = deadline_of(s->sndtimeo);
+    size_t done = 0;
+    while (done < len) {
+        int64_t r = tcp_send(c, buf + done, len - done);
+        if (r > 0) { done += (size_t)r; continue; }
+        if (r == -KEPIPE) {
+            if (!(flags & MSG_NOSIGNAL_K) && task_current()) thread_signal(task_current(), SIGPIPE);
+            return done ? (int64_t)done : -KEPIPE;
+        }
+        if (r != -KEAGAIN) return done ? (int64_t)done : r;
+        if (nonblock(f, flags)) return done ? (int64_t)done : -KEAGAIN;
+        int w = wait_net_condition(tcp_writable(c), left(deadline));
+        if (w <= 0) return done ? (int64_t)done : (w < 0 ? w : -KEAGAIN);
+    }
+    return (int64_t)done;
+}
+
+int64_t sock_sendto(struct vfs_file *f, const void *buf, size_t len, int flags, const struct net_addr *dst,
+                    uint16_t dport) {
+    struct socket *s = sock_of(f);
+    if (s->type == SOCK_STREAM_K) return stream_send(f, s, buf, len, flags);
+    if (s->shut_wr) {
+        if (!(flags & MSG_NOSIGNAL_K) && task_current()) thread_signal(task_current(), SIGPIPE);
+        return -KEPIPE;
+    }
+    if (!dst) {
+        if (!s->udp_connected) return -KEDESTADDRREQ;
+        dst = &s->raddr;
+        dport = s->rport;
+    }
+    if (dst->family != s->domain && !(s->domain == NET_AF_INET6 && dst->family == NET_AF_INET && !s->v6only))
+        return -KEAFNOSUPPORT;
+    if (dport == 0) return -KEINVAL;
+    mutex_lock(&s->lock);
+    if (!s->udp.bound) {
+        s->udp.family = (uint16_t)s->domain;
+        s->udp.v6only = s->v6only;
+    }
+    int r = udp_sendto(&s->udp, dst, dport, buf, len, NULL);
+    if (s->udp.bound && !s->bound) { s->bound = true; s->lport = s->udp.port; }
+    mutex_unlock(&s->lock);
+    return r;
+}
+
+static int64_t stream_recv(struct vfs_file *f, struct socket *s, uint8_t *buf, size_t len, int flags) {
+    struct tcp_conn *c = s->tcp;
+    if (!c || s->listening) return -KENOTCONN;
+    if (len == 0) return 0;
+    uint64_t deadline = deadline_of(s->rcvtimeo);
+    size_t done = 0;
+    for (;;) {
+        int64_t r = tcp_recv(c, buf + done, len - done);
+        if (r > 0) {
+            done += (size_t)r;
+            if (!(flags & MSG_WAITALL_K) || done == len) return (int64_t)done;
+            continue;
+        }
+        if (r == 0) return (int64_t)done;
+        if (r != -KEAGAIN) return done ? (int64_t)done : r;
+        if (nonblock(f, flags)) return done ? (int64_t)done : -KEAGAIN;
+        int w = wait_net_condition(tcp_readable(c), left(deadline));
+        if (w <= 0) return done ? (int64_t)done : (w < 0 ? w : -KEAGAIN);
+    }
+}
+
+int64_t sock_recvfrom(struct vfs_file *f, void *buf, size_t len, int flags, struct net_addr *src,
+                      uint16_t *sport, int *msg_flags) {
+    struct socket *s = sock_of(f);
+    if (msg_flags) *msg_flags = 0;
+    if (flags & MSG_PEEK_K) return -KEOPNOTSUPP;
+    if (s->type == SOCK_STREAM_K) {
+        int64_t r = stream_recv(f, s, buf, len, flags);
+        if (r >= 0 && s->tcp) {
+            if (src) *src = s->tcp->remote;
+            if (sport) *sport = s->tcp->rport;
+        }
+        return r;
+    }
+    uint64_t deadline = deadline_of(s->rcvtimeo);
+    struct udp_rxinfo info;
+    struct pkt *p;
+    for (;;) {
+        p = udp_recv(&s->udp, &info);
+        if (p) {
+            if (s->udp_connected && (info.sport != s->rport || !addr_eq(&info.src, &s->raddr))) {
+                pkt_free(p);             /* not from the peer we are connected to */
+                continue;
+            }
+            break;
+        }
+        if (s->shut_rd) return 0;
+        if (nonblock(f, flags)) return -KEAGAIN;
+        int w = wait_net_condition(udp_pending(&s->udp) > 0 || s->shut_rd, left(deadline));
+        if (w < 0) return w;
+        if (w == 0) return -KEAGAIN;
+    }
+    size_t n = MIN(len, (size_t)p->len);
+    if (n) memcpy(buf, p->data, n);
+    int64_t ret = (flags & MSG_TRUNC_K) ? (int64_t)p->len : (int64_t)n;
+    if (p->len > len && msg_flags) *msg_flags |= MSG_TRUNC_K;
+    if (src) *src = info.src;
+    if (sport) *sport = info.sport;
+    pkt_free(p);
+    return ret;
+}
+
+int sock_shutdown(struct vfs_file *f, int how) {
+    struct socket *s = sock_of(f);
+    if (how < SHUT_RD_K || how > SHUT_RDWR_K) return -KEINVAL;
+    int r = 0;
+    mutex_lock(&s->lock);
+    if (s->type == SOCK_STREAM_K) {
+        if (!s->tcp || s->listening) r = -KENOTCONN;
+        else r = tcp_shutdown(s->tcp, how);
+    } else if (!s->udp_connected) {
+        r = -KENOTCONN;
+    } else {
+        if (how != SHUT_WR_K) s->shut_rd = true;
+        if (how != SHUT_RD_K) s->shut_wr = true;
+    }
+    mutex_unlock(&s->lock);
+    wake_up_all(&net_event_wq);        /* readers of this socket see the shutdown */
+    return r;
+}
+
+int sock_getname(struct vfs_file *f, bool peer, struct net_addr *addr, uint16_t *port) {
+    struct socket *s = sock_of(f);
+    memset(addr, 0, sizeof(*addr));
+    addr->family = (uint16_t)s->domain;
+    *port = 0;
+    mutex_lock(&s->lock);
+    int r = 0;
+    struct tcp_conn *c = s->tcp;
+    if (peer) {
+        if (c && !s->listening && !handshaking(c) && c->state != TCP_CLOSED) {
+            *addr = c->remote;
+            *port = c->rport;
+        } else if (s->type == SOCK_DGRAM_K && s->udp_connected) {
+            *addr = s->raddr;
+            *port = s->rport;
+        } else {
+            r = -KENOTCONN;
+        }
+    } else if (c && !s->listening) {
+        *addr = c->local;
+        *port = c->lport;
+    } else if (s->bound) {
+        if (!addr_any(&s->laddr)) *addr = s->laddr;
+        *port = s->lport;
+    }
+    mutex_unlock(&s->lock);
+    return r;
+}
+
+/* ---- options ---- */
+struct timeval_k { int64_t sec, usec; };
+
+int sock_setopt(struct vfs_file *f, int level, int name, const void *val, size_t len) {
+    struct socket *s = sock_of(f);
+    int v = 0;
+    bool is_tv = level == SOL_SOCKET_K && (name == SO_RCVTIMEO_K || name == SO_SNDTIMEO_K);
+    bool is_linger = level == SOL_SOCKET_K && name == SO_LINGER_K;
+    if (!is_tv && !is_linger) {
+        if (len < sizeof(int)) return -KEINVAL;
+        memcpy(&v, val, sizeof(int));
+    }
+    switch (level) {
+    case SOL_SOCKET_K:
+        switch (name) {
+        case SO_REUSEADDR_K: s->reuseaddr = v != 0; return 0;
+        case SO_KEEPALIVE_K: s->keepalive = v != 0; return 0;
+        case SO_SNDBUF_K: s->sndbuf = v; return 0;
+        case SO_RCVBUF_K: s->rcvbuf = v; return 0;
+        case SO_LINGER_K: {
+            int l[2];
+            if (len < sizeof(l)) return -KEINVAL;
+            memcpy(l, val, sizeof(l));
+            s->linger_on = l[0];
+            s->linger_s = l[1];
+            return 0;
+        }
+        case SO_RCVTIMEO_K:
+        case SO_SNDTIMEO_K: {
+            struct timeval_k tv;
+            if (len < sizeof(tv)) return -KEINVAL;
+            memcpy(&tv, val, sizeof(tv));
+            if (tv.usec < 0 || tv.usec >= 1000000) return -KEDOM;
+            uint64_t ns = tv.sec < 0 ? 0 : (uint64_t)tv.sec * 1000000000ull + (uint64_t)tv.usec * 1000ull;
+            if (tv.sec > 100000000) ns = 0;    /* absurdly long: no timeout */
+            if (name == SO_RCVTIMEO_K) s->rcvtimeo = ns;
+            else s->sndtimeo = ns;
+            return 0;
+        }
+        default: return -KENOPROTOOPT;
+        }
+    case IPPROTO_TCP_K:
+        if (s->type != SOCK_STREAM_K || name != TCP_NODELAY_K) return -KENOPROTOOPT;
+        mutex_lock(&s->lock);
+        s->nodelay = v != 0;
+        if (s->tcp && !s->listening) s->tcp->nodelay = s->nodelay;
+        mutex_unlock(&s->lock);
+        return 0;
+    case IPPROTO_IPV6_K:
+        if (s->domain != NET_AF_INET6 || name != IPV6_V6ONLY_K) return -KENOPROTOOPT;
+        if (s->bound || s->tcp || s->udp.bound) return -KEINVAL;
+        s->v6only = v != 0;
+        return 0;
+    default:
+        return -KENOPROTOOPT;
+    }
+}
+
+int sock_getopt(struct vfs_file *f, int level, int name, void *val, size_t *len) {
+    struct socket *s = sock_of(f);
+    int v;
+    if (level == SOL_SOCKET_K && (name == SO_RCVTIMEO_K || name == SO_SNDTIMEO_K)) {
+        if (*len < sizeof(struct timeval_k)) return -KEINVAL;
+        uint64_t ns = name == SO_RCVTIMEO_K ? s->rcvtimeo : s->sndtimeo;
+        struct timeval_k tv = {(int64_t)(ns / 1000000000ull), (int64_t)(ns % 1000000000ull / 1000)};
+        memcpy(val, &tv, sizeof(tv));
+        *len = sizeof(tv);
+        return 0;
+    }
+    if (level == SOL_SOCKET_K && name == SO_LINGER_K) {
+        if (*len < 2 * sizeof(int)) return -KEINVAL;
+        int l[2] = {s->linger_on, s->linger_s};
+        memcpy(val, l, sizeof(l));
+        *len = sizeof(l);
+        return 0;
+    }
+    if (*len < sizeof(int)) return -KEINVAL;
+    switch (level) {
+    case SOL_SOCKET_K:
+        switch (name) {
+        case SO_REUSEADDR_K: v = s->reuseaddr; break;
+        case SO_KEEPALIVE_K: v = s->keepalive; break;
+        case SO_TYPE_K: v = s->type; break;
+        case SO_PROTOCOL_K: v = s->protocol; break;
+        case SO_DOMAIN_K: v = s->domain; break;
+        case SO_ACCEPTCONN_K: v = s->listening; break;
+        case SO_SNDBUF_K: v = s->sndbuf ? s->sndbuf : (int)TCP_BUF_DEFAULT; break;
+        case SO_RCVBUF_K: v = s->rcvbuf ? s->rcvbuf : (int)TCP_BUF_DEFAULT; break;
+        case SO_ERROR_K:
+            mutex_lock(&s->lock);
+            v = (s->tcp && !s->listening) ? -tcp_error(s->tcp, true) : 0;
+            mutex_unlock(&s->lock);
+            break;
+        default: return -KENOPROTOOPT;
+        }
+        break;
+    case IPPROTO_TCP_K:
+        if (s->type != SOCK_STREAM_K || name != TCP_NODELAY_K) return -KENOPROTOOPT;
+        v = s->nodelay;
+        break;
+    case IPPROTO_IPV6_K:
+        if (s->domain != NET_AF_INET6 || name != IPV6_V6ONLY_K) return -KENOPROTOOPT;
+        v = s->v6only;
+        break;
+    default:
+        return -KENOPROTOOPT;
+    }
+    memcpy(val, &v, sizeof(v));
+    *len = sizeof(v);
+    return 0;
+}
+
+/* ---- file operations ---- */
+static int64_t sock_read(struct vfs_file *f, void *buf, size_t len) {
+    return sock_recvfrom(f, buf, len, 0, NULL, NULL, NULL);
+}
+static int64_t sock_write(struct vfs_file *f, const void *buf, size_t len) {
+    return sock_sendto(f, buf, len, MSG_NOSIGNAL_K, NULL, 0); /* write(2) raises SIGPIPE itself */
+}
+
+/* poll: readiness from the transport, woken by net_poller through net_event_wq. */
+static uint32_t sock_poll(struct vfs_file *f, struct wait_queue *wqs[2]) {
+    struct socket *s = sock_of(f);
+    wqs[0] = &net_event_wq;
+    wqs[1] = NULL;
+    uint32_t m = 0;
+    if (s->type == SOCK_DGRAM_K) {
+        if (udp_pending(&s->udp) > 0 || s->shut_rd) m |= VFS_POLLIN;
+        if (!s->shut_wr) m |= VFS_POLLOUT;
+        return m;
+    }
+    struct tcp_conn *c = __atomic_load_n(&s->tcp, __ATOMIC_ACQUIRE);
+    if (!c) return VFS_POLLHUP;                     /* a fresh stream socket (Linux: TCP_CLOSE) */
+    if (s->listening) return tcp_readable(c) ? VFS_POLLIN : 0;
+    if (tcp_readable(c)) m |= VFS_POLLIN;
+    if (tcp_writable(c)) m |= VFS_POLLOUT;
+    if (c->error) m |= VFS_POLLERR;
+    if (c->state == TCP_CLOSED || (c->rcv_fin && c->fin_queued)) m |= VFS_POLLHUP;
+    return m;
+}
+
+static int64_t sock_ioctl(struct vfs_file *f, uint32_t cmd, uint64_t arg) {
+    struct socket *s = sock_of(f);
+    if (cmd != FIONREAD_K) return -KENOTTY;
+    uint32_t n = 0;
+    if (s->type == SOCK_STREAM_K) {
+        if (s->listening) return -KEINVAL;
+        n = s->tcp ? tcp_rcv_queued(s->tcp) : 0;
+    } else {
+        n = udp_pending(&s->udp) ? 1 : 0;    /* a datagram waits (size not peeked) */
+    }
+    return put_user_u32((void *)arg, n);
+}
+
+static const struct vfs_file_ops sock_fops = {
+    .read = sock_read, .write = sock_write, .close = sock_close, .poll = sock_poll, .ioctl = sock_ioctl};

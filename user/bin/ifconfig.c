@@ -1,0 +1,153 @@
+/* ifconfig: lists network interfaces for SABOS in the layout of net-tools ifconfig(8).
+ * Names and counters come from /proc/net/dev in Linux's format (two header lines, then
+ * "NAME: rx_bytes rx_packets rx_errs rx_drop rx_fifo rx_frame rx_compressed rx_multicast
+ *  tx_bytes tx_packets tx_errs tx_drop tx_fifo tx_colls tx_carrier tx_compressed", see
+ * proc(5)); flags, addresses and the MAC come from getifaddrs(3) when the system provides it
+ * (musl implements it with netlink, which SABOS may not have yet: then the interfaces are
+ * still listed with their counters, only without addresses -- a documented limitation), and
+ * the MTU from the SIOCGIFMTU ioctl (netdevice(7)) when it works.
+ *   ifconfig [-a] [IFACE]
+ * Exit status 0, or 1 when /proc/net/dev cannot be read or IFACE does not exist. */
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <netpacket/packet.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static struct ifaddrs *ifa_list;
+
+static void print_flags(unsigned f) {
+    static const struct { unsigned bit; const char *name; } names[] = {
+        {IFF_UP, "UP"}, {IFF_BROADCAST, "BROADCAST"}, {IFF_LOOPBACK, "LOOPBACK"},
+        {IFF_POINTOPOINT, "POINTOPOINT"}, {IFF_RUNNING, "RUNNING"}, {IFF_NOARP, "NOARP"},
+        {IFF_PROMISC, "PROMISC"}, {IFF_MULTICAST, "MULTICAST"}};
+    f &= 0xffff; /* the classic SIOCGIFFLAGS bits, as net-tools prints them */
+    printf("flags=%u<", f);
+    bool first = true;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (f & names[i].bit) {
+            printf("%s%s", first ? "" : ",", names[i].name);
+            first = false;
+        }
+    printf(">");
+}
+
+static int prefix_len(const struct sockaddr_in6 *m) {
+    int n = 0;
+    for (int i = 0; i < 16; i++) n += __builtin_popcount(m->sin6_addr.s6_addr[i]);
+    return n;
+}
+
+static void show(const char *name, const unsigned long long v[16], int sock) {
+    unsigned flags = 0;
+    bool have_flags = false;
+    for (struct ifaddrs *a = ifa_list; a; a = a->ifa_next)
+        if (strcmp(a->ifa_name, name) == 0) { flags = a->ifa_flags; have_flags = true; break; }
+    printf("%s: ", name);
+    if (have_flags) print_flags(flags);
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+    if (sock >= 0 && ioctl(sock, SIOCGIFMTU, &ifr) == 0) printf("  mtu %d", ifr.ifr_mtu);
+    printf("\n");
+    for (struct ifaddrs *a = ifa_list; a; a = a->ifa_next) {
+        if (strcmp(a->ifa_name, name) != 0 || !a->ifa_addr) continue;
+        char s[INET6_ADDRSTRLEN], m[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
+        if (a->ifa_addr->sa_family == AF_INET) {
+            inet_ntop(AF_INET, &((struct sockaddr_in *)a->ifa_addr)->sin_addr, s, sizeof(s));
+            printf("        inet %s", s);
+            if (a->ifa_netmask) {
+                inet_ntop(AF_INET, &((struct sockaddr_in *)a->ifa_netmask)->sin_addr, m, sizeof(m));
+                printf("  netmask %s", m);
+            }
+            if ((a->ifa_flags & IFF_BROADCAST) && a->ifa_broadaddr) {
+                inet_ntop(AF_INET, &((struct sockaddr_in *)a->ifa_broadaddr)->sin_addr, b, sizeof(b));
+                printf("  broadcast %s", b);
+            }
+            printf("\n");
+        } else if (a->ifa_addr->sa_family == AF_INET6) {
+            const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)a->ifa_addr;
+            inet_ntop(AF_INET6, &s6->sin6_addr, s, sizeof(s));
+            printf("        inet6 %s", s);
+            if (a->ifa_netmask) printf("  prefixlen %d", prefix_len((const struct sockaddr_in6 *)a->ifa_netmask));
+            const uint8_t *x = s6->sin6_addr.s6_addr;
+            if (IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr)) printf("  scopeid 0x10<host>");
+            else if (x[0] == 0xfe && (x[1] & 0xc0) == 0x80) printf("  scopeid 0x20<link>");
+            else printf("  scopeid 0x0<global>");
+            printf("\n");
+        } else if (a->ifa_addr->sa_family == AF_PACKET) {
+            const struct sockaddr_ll *ll = (const struct sockaddr_ll *)a->ifa_addr;
+            if (ll->sll_halen == 6 && !(a->ifa_flags & IFF_LOOPBACK))
+                printf("        ether %02x:%02x:%02x:%02x:%02x:%02x  (Ethernet)\n", ll->sll_addr[0],
+                       ll->sll_addr[1], ll->sll_addr[2], ll->sll_addr[3], ll->sll_addr[4], ll->sll_addr[5]);
+            else if (a->ifa_flags & IFF_LOOPBACK)
+                printf("        loop  (Local Loopback)\n");
+        }
+    }
+    printf("        RX packets %llu  bytes %llu\n", v[1], v[0]);
+    printf("        RX errors %llu  dropped %llu  overruns %llu  frame %llu\n", v[2], v[3], v[4], v[5]);
+    printf("        TX packets %llu  bytes %llu\n", v[9], v[8]);
+    printf("        TX errors %llu  dropped %llu overruns %llu  carrier %llu  collisions %llu\n\n", v[10], v[11],
+           v[12], v[14], v[13]);
+}
+
+int main(int argc, char **argv) {
+    const char *only = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-a") == 0) continue;
+        if (argv[i][0] == '-' || only) {
+            fprintf(stderr, "usage: ifconfig [-a] [interface]\n");
+            return 1;
+        }
+        only = argv[i];
+    }
+    FILE *f = fopen("/proc/net/dev", "r");
+    if (!f) {
+        perror("ifconfig: /proc/net/dev");
+        return 1;
+    }
+    if (getifaddrs(&ifa_list) != 0) ifa_list = NULL; /* addresses unavailable: counters only */
+    int sock = socket(AF_INET, SOCK_DGRAM, 0);
+    char line[512];
+    int lineno = 0;
+    bool found = false;
+    while (fgets(line, sizeof(line), f)) {
+        if (++lineno <= 2) continue; /* the two header lines */
+        char *colon = strchr(line, ':');
+        if (!colon) continue;
+        *colon = 0;
+        char *name = line;
+        while (*name == ' ') name++;
+        if (!*name || strlen(name) >= IFNAMSIZ) continue;
+        unsigned long long v[16] = {0};
+        char *p = colon + 1, *end;
+        int n = 0;
+        for (; n < 16; n++) {
+            v[n] = strtoull(p, &end, 10);
+            if (end == p) break;
+            p = end;
+        }
+        if (n < 16) {
+            fprintf(stderr, "ifconfig: /proc/net/dev: malformed line for %s\n", name);
+            continue;
+        }
+        if (only && strcmp(only, name) != 0) continue;
+        found = true;
+        show(name, v, sock);
+    }
+    fclose(f);
+    if (sock >= 0) close(sock);
+    if (ifa_list) freeifaddrs(ifa_list);
+    if (only && !found) {
+        fprintf(stderr, "%s: error fetching interface information: Device not found\n", only);
+        return 1;
+    }
+    return 0;
+}
