@@ -50,6 +50,11 @@ run_user_host() {
             report "[FAIL] user.host_${t%% *}: $(grep FAIL "$log" | head -3 | tr '\n' ' ')"
         fi
     done
+    # The network programs (ping, host, nc, wget, ifconfig, netstat, selftest_net) against
+    # servers on this host's loopback.
+    bash tests/integration/net_host.sh > "$out/net-host.log" 2>&1
+    grep -E '^\[(PASS|FAIL)\]' "$out/net-host.log" | tee -a "$results"
+    grep -qE '^\[(PASS|FAIL)\]' "$out/net-host.log" || report "[FAIL] integration.net_host: no verdict (see $out/net-host.log)"
     [ -f tests/integration/tsh_host.exp ] || return 0
     expect -f tests/integration/tsh_host.exp > "$out/tsh-host.log" 2>&1
     grep -E '^\[(PASS|FAIL)\]' "$out/tsh-host.log" | tee -a "$results"
