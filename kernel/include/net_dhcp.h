@@ -84,3 +84,10 @@ int dhcp_input(struct dhcp_client *c, const uint8_t *msg, size_t len, uint64_t n
 void dhcp_tick(struct dhcp_client *c, uint64_t now_ns);
 /* When dhcp_tick next has work (UINT64_MAX = never). */
 uint64_t dhcp_next_event(const struct dhcp_client *c);
+
+/* ---- the kernel's client (dhcp_client.c) ---- */
+/* Starts a DHCP client on every Ethernet interface (net_init calls it once): leases configure
+ * the interface, the first interface's DNS servers go to /etc/resolv.conf. */
+void dhcp_client_init(void);
+/* True when nif holds a lease (tests). */
+bool dhcp_client_bound(const struct netif *nif);

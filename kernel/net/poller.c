@@ -5,6 +5,7 @@
  * receive ring: system calls only wait for the conditions this task makes true. Our own
  * design. */
 #include "net.h"
+#include "net_dhcp.h"
 #include "net_ipv4.h"
 #include "net_ipv6.h"
 #include "net_socket.h"
@@ -121,6 +122,7 @@ void net_init(void) {
     ipv4_init(); /* ARP, IPv4, ICMP and their timers; 127.0.0.0/8 via lo */
     ipv6_init(); /* ICMPv6, neighbour discovery, link-local addresses, router solicitation */
     inet_init(); /* UDP and TCP over both, the IPv6 loopback path */
+    dhcp_client_init(); /* a DHCPv4 client on every Ethernet interface */
     tid_t id = task_create_detached("net_poller", net_poller, NULL, PRIO_HIGH);
     if (id < 0) {
         pr_err("net: cannot start net_poller (%d): no networking\n", (int)id);
