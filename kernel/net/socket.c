@@ -172,15 +172,17 @@ static bool stream_port_taken(const struct socket *s, const struct net_addr *add
     return k.hit;
 }
 
-/* Binds a stream socket (port 0 = ephemeral); under s->lock. */
-static int stream_bind(struct socket *s, const struct net_addr *addr, uint16_t port) {
+/* Binds a stream socket (port 0 = an ephemeral port other than avoid); under s->lock. One
+ * allocator for every TCP port a socket gets (bind, listen, connect), so an outgoing
+ * connection never takes a port a socket holds. */
+static int stream_bind_avoid(struct socket *s, const struct net_addr *addr, uint16_t port, uint16_t avoid) {
     mutex_lock(&list_lock);
     int r = 0;
     if (port == 0) {
         for (int i = 0; i < 16384 && !port; i++) {
             uint16_t p = next_port;
             next_port = next_port == 65535 ? 49152 : (uint16_t)(next_port + 1);
-            if (!stream_port_taken(s, addr, p)) port = p;
+            if (p != avoid && !stream_port_taken(s, addr, p)) port = p;
         }
         if (!port) r = -KEADDRINUSE;
     } else if (stream_port_taken(s, addr, port)) {
@@ -195,6 +197,10 @@ static int stream_bind(struct socket *s, const struct net_addr *addr, uint16_t p
     }
     mutex_unlock(&list_lock);
     return r;
+}
+
+static int stream_bind(struct socket *s, const struct net_addr *addr, uint16_t port) {
+    return stream_bind_avoid(s, addr, port, 0);
 }
 
 int sock_bind(struct vfs_file *f, const struct net_addr *addr, uint16_t port) {
@@ -335,7 +341,15 @@ int sock_connect(struct vfs_file *f, const struct net_addr *addr, uint16_t port)
     struct net_addr local;
     if (s->bound && !addr_any(&s->laddr) && s->laddr.family == addr->family) local = s->laddr;
     else if ((r = inet_select_src(addr, NULL, &local)) < 0) goto unlock;
-    c = tcp_open_active(&local, s->bound ? s->lport : 0, addr, port, &r);
+    if (!s->bound) {
+        /* an ephemeral port from the sockets' allocator; never the destination port of a
+         * connection to ourselves (that would connect the socket to itself) */
+        struct net_addr any = {0};
+        any.family = local.family;
+        r = stream_bind_avoid(s, &any, 0, inet_addr_is_local(addr) ? port : 0);
+        if (r < 0) goto unlock;
+    }
+    c = tcp_open_active(&local, s->lport, addr, port, &r);
     if (!c) goto unlock;
     c->nodelay = s->nodelay;
     s->tcp = c;

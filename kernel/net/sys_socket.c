@@ -248,7 +248,6 @@ static bool is_stream(struct vfs_file *f) {
 }
 
 SYSCALL(SYS_sendto, sendto) {
-    (void)a5;
     struct vfs_file *f;
     int r = sock_fd((int)a0, &f);
     if (r < 0) return r;
@@ -344,10 +343,8 @@ static int64_t do_msg(int fd, uint64_t umsg, int flags, bool send) {
             put += k;
         }
         if (m.name) {
-            uint32_t size = sock_domain(f) == NET_AF_INET ? SIN_LEN : SIN6_LEN;
             uint64_t lenp = umsg + 8;   /* msg_namelen */
             if (addr_out(sock_domain(f), &a, port, m.name, lenp) < 0) { res = -KEFAULT; goto out; }
-            (void)size;
         }
         if (put_user_u64((void *)(umsg + 40), 0) < 0 ||           /* msg_controllen: no ancillary data */
             put_user_u32((void *)(umsg + 48), (uint32_t)mflags) < 0) { res = -KEFAULT; goto out; }
