@@ -13,9 +13,6 @@
 #pragma once
 #include "net.h"
 
-#ifndef KENODATA
-#define KENODATA 61         /* Linux ENODATA (lead: please add to kerrno.h) */
-#endif
 
 #define DNS_PORT 53
 #define DNS_TYPE_A 1

@@ -10,17 +10,6 @@
 #pragma once
 #include "net.h"
 
-/* Errors missing from kerrno.h (Linux values); to move there. */
-#ifndef KENETUNREACH
-#define KENETUNREACH 101
-#endif
-#ifndef KEHOSTUNREACH
-#define KEHOSTUNREACH 113
-#endif
-#ifndef KENOBUFS
-#define KENOBUFS 105
-#endif
-
 #define IP_PROTO_ICMP 1
 #define IP_PROTO_TCP 6
 #define IP_PROTO_UDP 17

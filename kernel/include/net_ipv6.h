@@ -10,17 +10,6 @@
 #pragma once
 #include "net.h"
 
-/* errno values this code needs that kerrno.h does not have yet (Linux numbers). */
-#ifndef KENETUNREACH
-#define KENETUNREACH 101
-#endif
-#ifndef KEHOSTUNREACH
-#define KEHOSTUNREACH 113
-#endif
-#ifndef KENOBUFS
-#define KENOBUFS 105
-#endif
-
 #define IPV6_HLEN 40
 #define IPV6_MIN_MTU 1280
 #define IPV6_DEFAULT_HOP_LIMIT 64

@@ -15,38 +15,6 @@
 #include "net.h"
 #include "vfs.h"
 
-/* errno values not (yet) in kerrno.h (Linux numbers; lead: please move to kerrno.h). */
-#ifndef KENOTSOCK
-#define KENOTSOCK 88
-#endif
-#ifndef KEDESTADDRREQ
-#define KEDESTADDRREQ 89
-#endif
-#ifndef KEPROTOTYPE
-#define KEPROTOTYPE 91
-#endif
-#ifndef KENOPROTOOPT
-#define KENOPROTOOPT 92
-#endif
-#ifndef KEPROTONOSUPPORT
-#define KEPROTONOSUPPORT 93
-#endif
-#ifndef KESOCKTNOSUPPORT
-#define KESOCKTNOSUPPORT 94
-#endif
-#ifndef KEAFNOSUPPORT
-#define KEAFNOSUPPORT 97
-#endif
-#ifndef KEISCONN
-#define KEISCONN 106
-#endif
-#ifndef KEALREADY
-#define KEALREADY 114
-#endif
-#ifndef KEINPROGRESS
-#define KEINPROGRESS 115
-#endif
-
 /* Linux values (linux/socket.h, linux/net.h, linux/in.h, linux/in6.h, asm-generic/socket.h) */
 #define SOCK_STREAM_K 1
 #define SOCK_DGRAM_K 2

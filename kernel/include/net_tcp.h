@@ -23,21 +23,6 @@
 #define IPPROTO_TCP 6
 #endif
 
-/* Linux errno values TCP needs that kerrno.h does not define yet (the lead owns kerrno.h;
- * these go away once it has them). */
-#ifndef KEADDRINUSE
-#define KEADDRINUSE 98
-#endif
-#ifndef KECONNRESET
-#define KECONNRESET 104
-#endif
-#ifndef KENOTCONN
-#define KENOTCONN 107
-#endif
-#ifndef KECONNREFUSED
-#define KECONNREFUSED 111
-#endif
-
 /* The eleven states of RFC 9293 §3.3.2. */
 enum tcp_state {
     TCP_CLOSED = 0, TCP_LISTEN, TCP_SYN_SENT, TCP_SYN_RECEIVED, TCP_ESTABLISHED,

@@ -11,15 +11,6 @@
 #pragma once
 #include "net.h"
 
-#ifndef KEADDRINUSE
-#define KEADDRINUSE 98      /* Linux EADDRINUSE (lead: please add to kerrno.h) */
-#endif
-#ifndef KEADDRNOTAVAIL
-#define KEADDRNOTAVAIL 99   /* Linux EADDRNOTAVAIL */
-#endif
-#ifndef KENOBUFS
-#define KENOBUFS 105        /* Linux ENOBUFS */
-#endif
 
 #define IPPROTO_UDP_NUM 17
 #define UDP_HLEN 8

@@ -33,9 +33,6 @@
 #include "net.h"
 #include "e1000e.h"
 
-#ifndef KENOBUFS
-#define KENOBUFS 105   /* Linux ENOBUFS; not yet in kerrno.h */
-#endif
 
 /* ---- registers (§10.2), byte offsets into BAR0 ---- */
 #define REG_CTRL 0x0000

@@ -26,9 +26,6 @@
 #define REG_RAH0 0x5404
 #define REG_GPTC 0x4080        /* good packets transmitted, clears on read */
 #define ETH_P_TEST 0x88b5      /* IEEE 802 local experimental ethertype */
-#ifndef KENOBUFS
-#define KENOBUFS 105           /* Linux ENOBUFS; not yet in kerrno.h */
-#endif
 
 /* The device's interface, or NULL when the machine has none (then the caller passes). A
  * present but unusable device fails the test. */
