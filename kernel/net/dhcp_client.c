@@ -2,7 +2,8 @@
  * interface: a UDP socket on port 68, driven from a net_poller timer hook (so it never sleeps
  * and never touches a ring itself). A lease configures the interface (ip4_configure: address,
  * subnet route, default route) and its DNS servers are written to /etc/resolv.conf by the
- * work queue (file writes may sleep; net_poller must not). */
+ * work queue (file writes may sleep; net_poller must not). The lease is logged at debug level
+ * (dmesg): it arrives while the console may be in use, and must not cut into a prompt. */
 #include "net.h"
 #include "net_dhcp.h"
 #include "net_udp.h"
@@ -65,11 +66,11 @@ static void configure(void *ctx, const struct dhcp_lease *lease) {
     if (!lease) {
         static const uint8_t zero[4];
         ip4_configure(d->nif, zero, zero, zero);
-        printk(LOG_INFO, "dhcp: %s: lease withdrawn\n", d->nif->name);
+        printk(LOG_DEBUG, "dhcp: %s: lease withdrawn\n", d->nif->name);
         return;
     }
     ip4_configure(d->nif, lease->ip, lease->mask, lease->router);
-    printk(LOG_INFO, "dhcp: %s: %u.%u.%u.%u/%u.%u.%u.%u gateway %u.%u.%u.%u, lease %u s\n", d->nif->name,
+    printk(LOG_DEBUG, "dhcp: %s: %u.%u.%u.%u/%u.%u.%u.%u gateway %u.%u.%u.%u, lease %u s\n", d->nif->name,
            lease->ip[0], lease->ip[1], lease->ip[2], lease->ip[3], lease->mask[0], lease->mask[1], lease->mask[2],
            lease->mask[3], lease->router[0], lease->router[1], lease->router[2], lease->router[3], lease->lease_s);
     if (lease->ndns > 0 && d == &ifs[0]) {

@@ -360,7 +360,7 @@ static void ra_input(const struct ipv6_rx_info *in, const uint8_t *m, uint32_t l
     if (q) send_queue(nif, q, mac);
     if (new_addr) {
         char b[48];
-        printk(LOG_INFO, "ipv6: %s: address %s/64 (SLAAC)\n", nif->name, ip6_format(nif->ip6_global, b));
+        printk(LOG_DEBUG, "ipv6: %s: address %s/64 (SLAAC)\n", nif->name, ip6_format(nif->ip6_global, b));
         send_ns(nif, nif->ip6_global, NULL, true);
     }
 }
