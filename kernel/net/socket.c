@@ -7,10 +7,13 @@
  * after each batch): O_NONBLOCK / MSG_DONTWAIT never wait, SO_RCVTIMEO / SO_SNDTIMEO bound the
  * waits (-EAGAIN at expiry), a signal ends them with -EINTR. poll uses net_event_wq as the
  * wait queue, so sockets, pipes and ttys poll together. Not done: MSG_PEEK (-EOPNOTSUPP),
- * SO_LINGER (stored, close is always the graceful tcp_close), ICMP "ping" sockets. */
+ * SO_LINGER (stored, close is always the graceful tcp_close).
+ * SOCK_DGRAM with IPPROTO_ICMP / IPPROTO_ICMPV6 is a Linux "ping socket" (ping_sock.c, icmp(7)):
+ * the datagram paths below dispatch to it when s->ping is set. */
 #include "net_socket.h"
 #include "net_udp.h"
 #include "net_tcp.h"
+#include "ping_sock.h"
 #include "kstring.h"
 #include "mm.h"
 #include "sync.h"
@@ -35,6 +38,7 @@ struct socket {
     int sndbuf, rcvbuf, linger_on, linger_s;
     struct udp_sock udp;
     struct tcp_conn *tcp;        /* connection or listener */
+    struct ping_sock *ping;      /* ICMP ping socket (SOCK_DGRAM, IPPROTO_ICMP/ICMPV6) */
     struct socket *next;         /* list of stream sockets (port conflicts) */
 };
 
@@ -75,7 +79,9 @@ static int sock_getattr(struct vnode *vn, struct vfs_stat *st) {
     return 0;
 }
 static void sock_release(struct vnode *vn) {
-    kfree(container_of(vn, struct socket, vn));
+    struct socket *s = container_of(vn, struct socket, vn);
+    ping_sock_destroy(s->ping);      /* never closed as a file (creation failed) */
+    kfree(s);
     __atomic_fetch_sub(&live_sockets, 1, __ATOMIC_RELAXED);
 }
 static const struct vnode_ops sock_vnode_ops = {.getattr = sock_getattr, .release = sock_release};
@@ -110,9 +116,16 @@ int sock_create(int domain, int type, int protocol, struct vfs_file **out) {
     if (t == SOCK_RAW_K || t == SOCK_SEQPACKET_K || t == SOCK_RDM_K) return -KESOCKTNOSUPPORT;
     if (t != SOCK_STREAM_K && t != SOCK_DGRAM_K) return -KEINVAL;
     if (t == SOCK_STREAM_K && protocol != 0 && protocol != IPPROTO_TCP_K) return -KEPROTONOSUPPORT;
-    if (t == SOCK_DGRAM_K && protocol != 0 && protocol != IPPROTO_UDP_K) return -KEPROTONOSUPPORT;
-    struct socket *s = sock_alloc(domain, t, t == SOCK_STREAM_K ? IPPROTO_TCP_K : IPPROTO_UDP_K);
+    int icmp = domain == NET_AF_INET ? IPPROTO_ICMP_K : IPPROTO_ICMPV6_K;
+    bool ping = t == SOCK_DGRAM_K && protocol == icmp;
+    if (t == SOCK_DGRAM_K && protocol != 0 && protocol != IPPROTO_UDP_K && !ping) return -KEPROTONOSUPPORT;
+    struct socket *s = sock_alloc(domain, t, t == SOCK_STREAM_K ? IPPROTO_TCP_K : ping ? icmp : IPPROTO_UDP_K);
     if (!s) return -KENOMEM;
+    if (ping && !(s->ping = ping_sock_create(domain))) {
+        vnode_get(&s->vn);   /* not yet a file: dropping the only reference frees it */
+        vnode_put(&s->vn);
+        return -KENOMEM;
+    }
     return sock_file(s, type & SOCK_NONBLOCK_K, out);
 }
 
@@ -131,7 +144,10 @@ static void sock_close(struct vfs_file *f) {
     struct socket *s = sock_of(f);
     mutex_lock(&s->lock);
     s->closed = true;
-    if (s->type == SOCK_DGRAM_K) {
+    if (s->ping) {
+        ping_sock_destroy(s->ping);
+        s->ping = NULL;
+    } else if (s->type == SOCK_DGRAM_K) {
         udp_unbind(&s->udp);
     } else {
         list_remove(s);
@@ -212,6 +228,14 @@ int sock_bind(struct vfs_file *f, const struct net_addr *addr, uint16_t port) {
     int r;
     if (s->bound || s->tcp || s->udp.bound) {
         r = -KEINVAL;
+    } else if (s->ping) {
+        if (addr->family != s->domain) r = s->domain == NET_AF_INET6 ? -KEINVAL : -KEAFNOSUPPORT;
+        else r = ping_sock_bind(s->ping, port);
+        if (r == 0) {
+            s->bound = true;
+            s->laddr = *addr;
+            s->lport = ping_sock_ident(s->ping);
+        }
     } else if (s->type == SOCK_DGRAM_K) {
         s->udp.family = (uint16_t)s->domain;
         s->udp.v6only = s->v6only;
@@ -308,8 +332,17 @@ int sock_connect(struct vfs_file *f, const struct net_addr *addr, uint16_t port)
             s->udp_connected = false;
         } else if (addr->family != s->domain && !(s->domain == NET_AF_INET6 && !s->v6only)) {
             r = -KEAFNOSUPPORT;
-        } else if (port == 0) {
+        } else if (port == 0 && !s->ping) {
             r = -KEINVAL;
+        } else if (s->ping) {
+            if (addr->family != s->domain) r = -KEAFNOSUPPORT;
+            else if ((r = ping_sock_bind(s->ping, 0)) == 0) {
+                s->bound = true;
+                s->lport = ping_sock_ident(s->ping);
+                s->raddr = *addr;
+                s->rport = 0;
+                s->udp_connected = true;
+            }
         } else {
             if (!s->udp.bound) {
                 s->udp.family = (uint16_t)s->domain;
@@ -401,6 +434,13 @@ int64_t sock_sendto(struct vfs_file *f, const void *buf, size_t len, int flags, 
         dst = &s->raddr;
         dport = s->rport;
     }
+    if (s->ping) {
+        mutex_lock(&s->lock);
+        int64_t pr = ping_sock_send(s->ping, dst, buf, len);
+        if (!s->bound && ping_sock_ident(s->ping)) { s->bound = true; s->lport = ping_sock_ident(s->ping); }
+        mutex_unlock(&s->lock);
+        return pr;
+    }
     if (dst->family != s->domain && !(s->domain == NET_AF_INET6 && dst->family == NET_AF_INET && !s->v6only))
         return -KEAFNOSUPPORT;
     if (dport == 0) return -KEINVAL;
@@ -452,7 +492,24 @@ int64_t sock_recvfrom(struct vfs_file *f, void *buf, size_t len, int flags, stru
     uint64_t deadline = deadline_of(s->rcvtimeo);
     struct udp_rxinfo info;
     struct pkt *p;
-    for (;;) {
+    if (s->ping) {
+        for (;;) {
+            p = ping_sock_recv(s->ping, &info.src);
+            if (p) {
+                if (s->udp_connected && !addr_eq(&info.src, &s->raddr)) {
+                    pkt_free(p);         /* not from the peer we are connected to */
+                    continue;
+                }
+                break;
+            }
+            if (s->shut_rd) return 0;
+            if (nonblock(f, flags)) return -KEAGAIN;
+            int w = wait_net_condition(ping_sock_pending(s->ping) > 0 || s->shut_rd, left(deadline));
+            if (w < 0) return w;
+            if (w == 0) return -KEAGAIN;
+        }
+        info.sport = 0;                  /* Linux reports port 0 for ping sockets */
+    } else for (;;) {
         p = udp_recv(&s->udp, &info);
         if (p) {
             if (s->udp_connected && (info.sport != s->rport || !addr_eq(&info.src, &s->raddr))) {
@@ -652,7 +709,7 @@ static uint32_t sock_poll(struct vfs_file *f, struct wait_queue *wqs[2]) {
     wqs[1] = NULL;
     uint32_t m = 0;
     if (s->type == SOCK_DGRAM_K) {
-        if (udp_pending(&s->udp) > 0 || s->shut_rd) m |= VFS_POLLIN;
+        if ((s->ping ? ping_sock_pending(s->ping) : udp_pending(&s->udp)) > 0 || s->shut_rd) m |= VFS_POLLIN;
         if (!s->shut_wr) m |= VFS_POLLOUT;
         return m;
     }
@@ -674,7 +731,7 @@ static int64_t sock_ioctl(struct vfs_file *f, uint32_t cmd, uint64_t arg) {
         if (s->listening) return -KEINVAL;
         n = s->tcp ? tcp_rcv_queued(s->tcp) : 0;
     } else {
-        n = udp_pending(&s->udp) ? 1 : 0;    /* a datagram waits (size not peeked) */
+        n = (s->ping ? ping_sock_pending(s->ping) : udp_pending(&s->udp)) ? 1 : 0;    /* a datagram waits (size not peeked) */
     }
     return put_user_u32((void *)arg, n);
 }

@@ -496,3 +496,141 @@ SK_TEST(connect_timeout) {
     ST_ASSERT(t, r == -KEINPROGRESS && took >= 190 * MS && took < 3000 * MS, "connect: %ld after %lu ms", (long)r,
               (unsigned long)(took / MS));
 }
+
+/* ---- ping sockets (icmp(7): SOCK_DGRAM with IPPROTO_ICMP / IPPROTO_ICMPV6) ---- */
+#define PING_DATA 24
+
+/* An echo request in user memory: type, code, seq and PING_DATA payload bytes. */
+static uint64_t echo_req(struct env *e, uint8_t type, uint8_t code, uint16_t seq) {
+    uint8_t b[8 + PING_DATA] = {type, code};
+    net_put16(b + 4, 0x4242);                 /* the kernel replaces the identifier */
+    net_put16(b + 6, seq);
+    for (int i = 0; i < PING_DATA; i++) b[8 + i] = (uint8_t)(i * 7 + seq);
+    uint64_t a = ualloc(e, sizeof(b));
+    uput(a, b, sizeof(b));
+    return a;
+}
+
+/* Sends one echo request through a ping socket to dst and checks the reply: type, the
+ * socket's identifier, seq, payload, sender address (addr_off/alen in the sockaddr). */
+static void ping_roundtrip(struct selftest_ctx *t, struct env *e, int af, uint64_t dst, uint32_t dlen,
+                           uint16_t seq, uint64_t timeout_ms) {
+    int s = (int)SC(SYS_socket, (uint64_t)af, DG, af == AF4 ? 1 : 58);
+    ST_ASSERT(t, s >= 0, "ping socket(af %d): %d", af, s);
+    int64_t tv[2] = {(int64_t)(timeout_ms / 1000), (int64_t)(timeout_ms % 1000) * 1000};
+    uint64_t tva = ualloc(e, 16);
+    uput(tva, tv, 16);
+    ST_ASSERT(t, SC(SYS_setsockopt, (uint64_t)s, SOL_SOCKET_K, SO_RCVTIMEO_K, tva, 16) == 0, "SO_RCVTIMEO");
+    int64_t r = SC(SYS_sendto, (uint64_t)s, echo_req(e, af == AF4 ? 8 : 128, 0, seq), 8 + PING_DATA, 0, dst, dlen);
+    ST_ASSERT(t, r == 8 + PING_DATA, "sendto echo request: %ld", (long)r);
+    uint16_t ident = port_of(e, s);
+    ST_ASSERT(t, ident != 0, "no identifier after sendto");
+    short rev = 0;
+    int pr = poll1(e, s, POLLIN, (int)timeout_ms, &rev);
+    ST_ASSERT(t, pr == 1 && (rev & POLLIN), "af %d: poll for the reply: %d rev %#x", af, pr, rev);
+    uint64_t buf = ualloc(e, 256), from = ualloc(e, 28), fl = uint_at(e, 28);
+    r = SC(SYS_recvfrom, (uint64_t)s, buf, 256, 0, from, fl);
+    ST_ASSERT(t, r == 8 + PING_DATA, "recvfrom echo reply: %ld", (long)r);
+    uint8_t b[8 + PING_DATA], fa[28], dsa[28];
+    uget(buf, b, sizeof(b));
+    uget(from, fa, 28);
+    uget(dst, dsa, dlen);
+    ST_ASSERT(t, b[0] == (af == AF4 ? 0 : 129) && b[1] == 0, "reply type %u code %u", b[0], b[1]);
+    ST_ASSERT(t, net_get16(b + 4) == ident, "reply id %#x, socket ident %#x", net_get16(b + 4), ident);
+    ST_ASSERT(t, net_get16(b + 6) == seq, "reply seq %u, sent %u", net_get16(b + 6), seq);
+    for (int i = 0; i < PING_DATA; i++)
+        ST_ASSERT(t, b[8 + i] == (uint8_t)(i * 7 + seq), "payload byte %d differs", i);
+    if (af == AF4) {
+        ST_ASSERT(t, net_csum_fold(net_csum_add(0, b, sizeof(b))) == 0, "reply checksum invalid");
+        ST_ASSERT(t, fa[0] == AF4 && !memcmp(fa + 4, dsa + 4, 4) && net_get16(fa + 2) == 0, "sender address wrong");
+    } else {
+        ST_ASSERT(t, fa[0] == AF6 && !memcmp(fa + 8, dsa + 8, 16) && net_get16(fa + 2) == 0, "sender address wrong");
+    }
+    /* nothing else queued: non-blocking read answers EAGAIN at once */
+    r = SC(SYS_recvfrom, (uint64_t)s, buf, 256, MSG_DONTWAIT_K, 0, 0);
+    ST_ASSERT(t, r == -KEAGAIN, "second recvfrom: %ld", (long)r);
+    SC(SYS_close, (uint64_t)s);
+}
+
+SK_TEST(ping_loopback) {
+    ping_roundtrip(t, e, AF4, sa4(e, 0x7f000001, 0), 16, 1, 2000);
+    ping_roundtrip(t, e, AF6, sa6(e, true, 0), 28, 2, 2000);
+}
+
+/* Hostile input: wrong type or code, too short, wrong family, protocol mismatch, used
+ * identifier, bad pointers; recv with nothing queued (non-blocking and SO_RCVTIMEO). */
+SK_TEST(ping_bad_input) {
+    ST_ASSERT(t, SC(SYS_socket, AF4, DG, 58) == -KEPROTONOSUPPORT, "AF_INET + IPPROTO_ICMPV6 accepted");
+    ST_ASSERT(t, SC(SYS_socket, AF6, DG, 1) == -KEPROTONOSUPPORT, "AF_INET6 + IPPROTO_ICMP accepted");
+    int s = (int)SC(SYS_socket, AF4, DG | NB, 1);
+    int s6 = (int)SC(SYS_socket, AF6, DG, 58);
+    ST_ASSERT(t, s >= 0 && s6 >= 0, "ping sockets: %d %d", s, s6);
+    uint64_t lo = sa4(e, 0x7f000001, 0), lo6 = sa6(e, true, 0);
+    int64_t r = SC(SYS_sendto, (uint64_t)s, echo_req(e, 0, 0, 1), 8 + PING_DATA, 0, lo, 16);
+    ST_ASSERT(t, r == -KEINVAL, "echo reply type sent: %ld", (long)r);
+    r = SC(SYS_sendto, (uint64_t)s, echo_req(e, 8, 1, 1), 8 + PING_DATA, 0, lo, 16);
+    ST_ASSERT(t, r == -KEINVAL, "code 1 sent: %ld", (long)r);
+    r = SC(SYS_sendto, (uint64_t)s, echo_req(e, 8, 0, 1), 7, 0, lo, 16);
+    ST_ASSERT(t, r == -KEINVAL, "7-byte request sent: %ld", (long)r);
+    r = SC(SYS_sendto, (uint64_t)s, echo_req(e, 8, 0, 1), 0, 0, lo, 16);
+    ST_ASSERT(t, r == -KEINVAL, "empty request sent: %ld", (long)r);
+    r = SC(SYS_sendto, (uint64_t)s6, echo_req(e, 8, 0, 1), 8 + PING_DATA, 0, lo6, 28);
+    ST_ASSERT(t, r == -KEINVAL, "ICMPv4 type on an ICMPv6 socket: %ld", (long)r);
+    r = SC(SYS_sendto, (uint64_t)s6, echo_req(e, 128, 0, 1), 8 + PING_DATA, 0, lo, 16);
+    ST_ASSERT(t, r == -KEINVAL, "IPv4 destination on an ICMPv6 socket: %ld", (long)r);
+    r = SC(SYS_sendto, (uint64_t)s, echo_req(e, 8, 0, 1), 8 + PING_DATA, 0, lo6, 28);
+    ST_ASSERT(t, r == -KEAFNOSUPPORT, "IPv6 destination on an ICMP socket: %ld", (long)r);
+    r = SC(SYS_sendto, (uint64_t)s, echo_req(e, 8, 0, 1), 8 + PING_DATA, 0, 0, 0);
+    ST_ASSERT(t, r == -KEDESTADDRREQ, "no destination: %ld", (long)r);
+    r = SC(SYS_sendto, (uint64_t)s, BAD_USER, 8 + PING_DATA, 0, lo, 16);
+    ST_ASSERT(t, r == -KEFAULT, "unmapped buffer: %ld", (long)r);
+    r = SC(SYS_sendto, (uint64_t)s, BAD_KERNEL, 8 + PING_DATA, 0, lo, 16);
+    ST_ASSERT(t, r == -KEFAULT, "kernel buffer: %ld", (long)r);
+    r = SC(SYS_sendto, (uint64_t)s, echo_req(e, 8, 0, 1), 70000, 0, lo, 16);
+    ST_ASSERT(t, r == -KEMSGSIZE || r == -KEFAULT, "70000-byte request: %ld", (long)r);
+    /* identifiers: bind takes the port as identifier, a second bind of it is EADDRINUSE */
+    int b1 = (int)SC(SYS_socket, AF4, DG, 1), b2 = (int)SC(SYS_socket, AF4, DG, 1);
+    ST_ASSERT(t, b1 >= 0 && b2 >= 0, "sockets");
+    ST_ASSERT(t, SC(SYS_bind, (uint64_t)b1, sa4(e, 0, 0x5151), 16) == 0, "bind ident 0x5151");
+    ST_ASSERT(t, port_of(e, b1) == 0x5151, "getsockname ident %#x", port_of(e, b1));
+    r = SC(SYS_bind, (uint64_t)b2, sa4(e, 0, 0x5151), 16);
+    ST_ASSERT(t, r == -KEADDRINUSE, "second bind of ident: %ld", (long)r);
+    r = SC(SYS_bind, (uint64_t)b1, sa4(e, 0, 0x5152), 16);
+    ST_ASSERT(t, r == -KEINVAL, "rebind: %ld", (long)r);
+    SC(SYS_close, (uint64_t)b1);
+    SC(SYS_close, (uint64_t)b2);
+    /* nothing queued: non-blocking EAGAIN at once; SO_RCVTIMEO bounds a blocking read */
+    uint64_t buf = ualloc(e, 64);
+    uint64_t t0 = time_ns();
+    r = SC(SYS_recvfrom, (uint64_t)s, buf, 64, 0, 0, 0);
+    ST_ASSERT(t, r == -KEAGAIN && time_ns() - t0 < 50 * MS, "non-blocking recv: %ld", (long)r);
+    int64_t tv[2] = {0, 100000};
+    uint64_t tva = ualloc(e, 16);
+    uput(tva, tv, 16);
+    ST_ASSERT(t, SC(SYS_setsockopt, (uint64_t)s6, SOL_SOCKET_K, SO_RCVTIMEO_K, tva, 16) == 0, "SO_RCVTIMEO");
+    t0 = time_ns();
+    r = SC(SYS_recvfrom, (uint64_t)s6, buf, 64, 0, 0, 0);
+    uint64_t took = (time_ns() - t0) / MS;
+    ST_ASSERT(t, r == -KEAGAIN && took >= 90 && took < 2000, "SO_RCVTIMEO recv: %ld after %lu ms", (long)r,
+              (unsigned long)took);
+    short rev = 0;
+    ST_ASSERT(t, poll1(e, s, POLLIN | POLLOUT, 0, &rev) == 1 && rev == POLLOUT, "poll idle: rev %#x", rev);
+    SC(SYS_close, (uint64_t)s);
+    SC(SYS_close, (uint64_t)s6);
+}
+
+/* QEMU user networking answers ICMP echo to the gateway 10.0.2.2 (and fec0::2 over IPv6). */
+SK_TEST(ping_slirp) {
+    struct netif *nif = netif_find("eth0");
+    if (!nif) {
+        pr_info("socket selftest: no eth0: ping 10.0.2.2 skipped\n");
+        return;
+    }
+    uint64_t t0 = time_ns();
+    while (!(nif->ip4[0] | nif->ip4[1] | nif->ip4[2] | nif->ip4[3]) && time_ns() - t0 < 20000 * MS)
+        task_sleep_ns(50 * MS);
+    ST_ASSERT(t, nif->ip4[0] | nif->ip4[1] | nif->ip4[2] | nif->ip4[3], "eth0 got no IPv4 address in 20 s");
+    t0 = time_ns();
+    ping_roundtrip(t, e, AF4, sa4(e, 0x0a000202, 0), 16, 7, 5000);
+    pr_info("socket selftest: ping 10.0.2.2 answered in %lu ms\n", (unsigned long)((time_ns() - t0) / MS));
+}
