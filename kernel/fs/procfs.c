@@ -6,6 +6,8 @@
  *   mounts      "source target type options 0 0" (spaces and such escaped as \040, as Linux)
  *   tasks, interrupts, pci: SABOS's own tables
  *   net/dev     the network interfaces and their counters, in Linux's /proc/net/dev format
+ *   net/tcp, net/tcp6, net/udp, net/udp6  the sockets, in Linux's formats (for netstat)
+ *   net/stats   SABOS's IPv4/ICMP/UDP/TCP/IPv6 counters, laid out like Linux's /proc/net/snmp
  *   <pid>/      one directory per process: stat (proc(5) /proc/pid/stat, all 52 fields, zeros
  *               where SABOS keeps nothing), status ("Name:", "State:", "Pid:", "PPid:",
  *               "VmRSS:", ...), cmdline (the command name and a NUL: argv is not kept)
@@ -34,6 +36,10 @@
 #include "sync.h"
 #include "spinlock.h"
 #include "net.h"
+#include "net_tcp.h"
+#include "net_udp.h"
+#include "net_ipv4.h"
+#include "net_ipv6.h"
 
 #define NSEC_PER_SEC 1000000000ull
 #define USER_HZ 100ull /* clock ticks in /proc/PID/stat (sysconf(_SC_CLK_TCK)) */
@@ -177,6 +183,188 @@ static int gen_net_dev(struct text *t) {
     return 0;
 }
 
+/* ---- /proc/net/tcp, tcp6, udp, udp6 (proc(5); Linux net/ipv4/tcp_ipv4.c, tcp_ipv6.c,
+ * udp.c): one socket per line, "sl: LOCAL:PORT REMOTE:PORT ST TXQ:RXQ TR:WHEN RETR UID
+ * TIMEOUT INODE ...". An address is printed as Linux prints it: each 32-bit word of the
+ * network-order address read as a native (little-endian) integer in %08X, so 127.0.0.1 is
+ * 0100007F; ports are %04X in host order. ST is Linux's TCP state number (TCP_ESTABLISHED 1
+ * ... TCP_LISTEN 10, TCP_CLOSING 11); UDP shows 07 (TCP_CLOSE: not connected). SABOS has
+ * no socket inodes or uids: those print 0. A listener on the any address of any family
+ * (family 0) accepts both IPv4 and IPv6, so it appears in tcp as 0.0.0.0 and in tcp6 as ::. */
+
+/* Linux's state number for each RFC 9293 state (enum tcp_state order). */
+static const uint8_t linux_tcp_state[] = {
+    [TCP_CLOSED] = 7, [TCP_LISTEN] = 10, [TCP_SYN_SENT] = 2, [TCP_SYN_RECEIVED] = 3,
+    [TCP_ESTABLISHED] = 1, [TCP_FIN_WAIT_1] = 4, [TCP_FIN_WAIT_2] = 5, [TCP_CLOSE_WAIT] = 8,
+    [TCP_CLOSING] = 11, [TCP_LAST_ACK] = 9, [TCP_TIME_WAIT] = 6,
+};
+
+#define PROCNET_V4_WIDTH 149  /* Linux pads tcp lines to TMPSZ - 1 */
+#define PROCNET_UDP_WIDTH 127 /* and udp lines to 127 */
+
+/* Prints a (4 or 16 byte) address as Linux does: native-order 32-bit words in %08X. */
+static void procnet_addr(struct text *t, const struct net_addr *a, bool v6) {
+    static const uint8_t zero[16];
+    const uint8_t *b = a->family == (v6 ? NET_AF_INET6 : NET_AF_INET) ? (v6 ? a->v6 : a->v4) : zero;
+    for (int w = 0; w < (v6 ? 4 : 1); w++) {
+        uint32_t v;
+        memcpy(&v, b + w * 4, 4);
+        text_printf(t, "%08X", v);
+    }
+}
+
+/* Pads the line just written (starting at start) with spaces to width, then ends it. */
+static void procnet_pad(struct text *t, size_t start, size_t width) {
+    while (t->len - start < width && t->len + 2 < t->cap) text_putc(t, ' ');
+    text_putc(t, '\n');
+}
+
+/* Clock ticks (USER_HZ) from now until at, 0 when past. */
+static unsigned long procnet_ticks(uint64_t at, uint64_t now) {
+    return at > now ? (unsigned long)((at - now) / (NSEC_PER_SEC / USER_HZ)) : 0;
+}
+
+struct procnet_ctx {
+    struct text *t;
+    bool v6;
+    int n;
+    uint64_t now;
+};
+
+static void tcp_line(const struct tcp_conn *c, void *arg) {
+    struct procnet_ctx *x = arg;
+    struct text *t = x->t;
+    uint16_t want = x->v6 ? NET_AF_INET6 : NET_AF_INET;
+    bool any_family = c->local.family == 0;
+    if (!any_family && c->local.family != want) return;
+    if ((unsigned)c->state >= ARRAY_SIZE(linux_tcp_state)) return;
+    uint32_t txq, rxq;
+    if (c->state == TCP_LISTEN) { /* Linux: the accept queue and its limit */
+        rxq = (uint32_t)c->n_pending;
+        txq = (uint32_t)c->backlog;
+    } else {
+        txq = c->snd_end - c->snd_una;
+        rxq = c->rcvbuf ? c->rcv_nxt - c->rcv_user - (c->rcv_fin ? 1u : 0u) : 0;
+    }
+    /* the timer Linux would report: 1 retransmit, 4 zero-window probe, 3 TIME_WAIT */
+    unsigned tr = 0;
+    unsigned long when = 0;
+    if (c->state == TCP_TIME_WAIT && c->timewait_at) { tr = 3; when = procnet_ticks(c->timewait_at, x->now); }
+    else if (c->rexmit_at) { tr = 1; when = procnet_ticks(c->rexmit_at, x->now); }
+    else if (c->persist_at) { tr = 4; when = procnet_ticks(c->persist_at, x->now); }
+    size_t start = t->len;
+    text_printf(t, "%4d: ", x->n++);
+    procnet_addr(t, &c->local, x->v6);
+    text_printf(t, ":%04X ", c->lport);
+    procnet_addr(t, &c->remote, x->v6);
+    text_printf(t, ":%04X %02X %08X:%08X %02X:%08lX %08X %5u %8d %lu %d %016lx %lu %lu %u %u %d",
+                c->state == TCP_LISTEN ? 0 : c->rport, linux_tcp_state[c->state], txq, rxq, tr, when,
+                (unsigned)c->retries, 0u, 0, 0ul, 1, 0ul, (unsigned long)(c->rto / (NSEC_PER_SEC / USER_HZ)),
+                0ul, 0u, (unsigned)(c->cwnd / (c->mss ? c->mss : 1)),
+                c->state == TCP_LISTEN ? 0 : (int)(c->ssthresh / (c->mss ? c->mss : 1)));
+    if (x->v6) text_putc(t, '\n');
+    else procnet_pad(t, start, PROCNET_V4_WIDTH);
+}
+
+static int gen_tcp_table(struct text *t, bool v6) {
+    if (v6) text_printf(t, "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n");
+    else text_printf(t, "%-149s\n", "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode");
+    struct procnet_ctx x = {t, v6, 0, tcp_now()};
+    tcp_for_each(tcp_line, &x); /* formats into memory only: never sleeps under the TCP lock */
+    return 0;
+}
+static int gen_net_tcp(struct text *t) { return gen_tcp_table(t, false); }
+static int gen_net_tcp6(struct text *t) { return gen_tcp_table(t, true); }
+
+static void udp_line(const struct udp_sock *s, void *arg) {
+    struct procnet_ctx *x = arg;
+    struct text *t = x->t;
+    if (s->family != (x->v6 ? NET_AF_INET6 : NET_AF_INET)) return;
+    uint32_t rxq = 0;
+    for (const struct pkt *p = s->rx_head; p; p = p->next) rxq += p->len; /* at most rx_limit */
+    static const struct net_addr none;
+    size_t start = t->len;
+    text_printf(t, "%5d: ", x->n++);
+    procnet_addr(t, &s->local, x->v6);
+    text_printf(t, ":%04X ", s->port);
+    procnet_addr(t, &none, x->v6);
+    text_printf(t, ":%04X %02X %08X:%08X %02X:%08lX %08X %5u %8d %lu %d %016lx %lu", 0, 7, 0u, rxq, 0u, 0ul, 0u,
+                0u, 0, 0ul, 2, 0ul, (unsigned long)s->rx_dropped);
+    if (x->v6) text_putc(t, '\n');
+    else procnet_pad(t, start, PROCNET_UDP_WIDTH);
+}
+
+static int gen_udp_table(struct text *t, bool v6) {
+    if (v6) text_printf(t, "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n");
+    else text_printf(t, "%-127s\n", "   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops");
+    struct procnet_ctx x = {t, v6, 0, 0};
+    udp_for_each(udp_line, &x); /* formats into memory only: never sleeps under the UDP lock */
+    return 0;
+}
+static int gen_net_udp(struct text *t) { return gen_udp_table(t, false); }
+static int gen_net_udp6(struct text *t) { return gen_udp_table(t, true); }
+
+/* /proc/net/stats: SABOS's own counters in the layout of Linux's /proc/net/snmp: per
+ * protocol a line of names and a line of values, both starting "Proto:". */
+struct stat_field {
+    const char *name;
+    uint64_t value;
+};
+
+static void stats_block(struct text *t, const char *proto, const struct stat_field *f, size_t n) {
+    text_printf(t, "%s:", proto);
+    for (size_t i = 0; i < n; i++) text_printf(t, " %s", f[i].name);
+    text_printf(t, "\n%s:", proto);
+    for (size_t i = 0; i < n; i++) text_printf(t, " %lu", (unsigned long)f[i].value);
+    text_putc(t, '\n');
+}
+#define STATS_BLOCK(t, proto, ...)                                                    \
+    do {                                                                              \
+        const struct stat_field f_[] = {__VA_ARGS__};                                 \
+        stats_block(t, proto, f_, ARRAY_SIZE(f_));                                    \
+    } while (0)
+
+static int gen_net_stats(struct text *t) {
+    const struct ip4_stats *i = &ip4_stats;
+    STATS_BLOCK(t, "Ip", {"InReceives", i->rx_packets}, {"InDelivers", i->rx_delivered},
+                {"InHdrErrors", i->rx_bad_header}, {"InCsumErrors", i->rx_bad_checksum},
+                {"InTruncatedPkts", i->rx_truncated}, {"InTtlZero", i->rx_ttl_zero}, {"InBadSrc", i->rx_bad_src},
+                {"InAddrErrors", i->rx_not_for_us}, {"InUnknownProtos", i->rx_no_proto},
+                {"ReasmReqds", i->frag_received}, {"ReasmOKs", i->frag_reassembled},
+                {"ReasmTimeout", i->frag_timeout}, {"ReasmBad", i->frag_bad}, {"ReasmTooBig", i->frag_too_big},
+                {"ReasmNoSlot", i->frag_no_slot}, {"OutRequests", i->tx_packets}, {"OutNoRoutes", i->tx_no_route},
+                {"OutTooBig", i->tx_too_big}, {"OutErrors", i->tx_errors});
+    const struct icmp_stats *c = &icmp_stats;
+    STATS_BLOCK(t, "Icmp", {"InMsgs", c->rx_packets}, {"InErrors", c->rx_bad}, {"InEchos", c->rx_echo_requests},
+                {"InEchoReps", c->rx_echo_replies}, {"InDestUnreachs", c->rx_unreach},
+                {"OutEchoReps", c->tx_echo_replies}, {"OutEchos", c->tx_echo_requests},
+                {"OutDestUnreachs", c->tx_unreach}, {"OutRateLimited", c->tx_rate_limited});
+    const struct udp_stats *u = &udp_stats;
+    STATS_BLOCK(t, "Udp", {"InDatagrams", u->in_datagrams}, {"NoPorts", u->no_port},
+                {"InTruncated", u->truncated}, {"InCsumErrors", u->bad_checksum},
+                {"RcvbufErrors", u->queue_full}, {"OutDatagrams", u->out_datagrams},
+                {"OutErrors", u->out_errors});
+    const struct tcp_stats *p = &tcp_stats;
+    STATS_BLOCK(t, "Tcp", {"ActiveOpens", p->active_opens}, {"PassiveOpens", p->passive_opens},
+                {"InSegs", p->in_segs}, {"OutSegs", p->out_segs}, {"RetransSegs", p->retrans_segs},
+                {"InCsumErrors", p->bad_csum}, {"InErrs", p->bad_header}, {"NoSocket", p->no_socket},
+                {"BacklogFull", p->backlog_full}, {"OutRsts", p->resets_sent}, {"InRsts", p->resets_received},
+                {"Timeouts", p->timeouts});
+    const struct ipv6_stats *s = &ipv6_stats;
+    STATS_BLOCK(t, "Ip6", {"InReceives", s->rx_packets}, {"InDelivers", s->rx_delivered},
+                {"InTruncatedPkts", s->rx_truncated}, {"InBadVersion", s->rx_bad_version},
+                {"InBadLength", s->rx_bad_length}, {"InBadExtHdr", s->rx_bad_ext}, {"InAddrErrors", s->rx_not_ours},
+                {"InFragDropped", s->rx_frag_dropped}, {"InUnknownProtos", s->rx_no_proto},
+                {"InBadSrc", s->rx_bad_src}, {"OutRequests", s->tx_packets}, {"OutNoRoutes", s->tx_no_route},
+                {"OutNoMem", s->tx_no_mem}, {"OutNdFailed", s->tx_nd_failed}, {"OutTooBig", s->tx_too_big});
+    STATS_BLOCK(t, "Icmp6", {"InMsgs", s->icmp_rx}, {"InCsumErrors", s->icmp_bad_csum}, {"InErrors", s->icmp_bad},
+                {"OutEchoReplies", s->icmp_echo_replies_sent}, {"OutErrors", s->icmp_errors_sent},
+                {"InNeighborSolicits", s->nd_ns_rx}, {"InNeighborAdvertisements", s->nd_na_rx},
+                {"OutRouterSolicits", s->nd_rs_tx}, {"InRouterAdvertisements", s->nd_ra_rx},
+                {"InNdErrors", s->nd_bad}, {"NdQueueDropped", s->nd_queue_dropped});
+    return 0;
+}
+
 struct procfs_file {
     const char *name;
     int (*generate)(struct text *t);
@@ -192,6 +380,11 @@ static const struct procfs_file files[] = {
     {"interrupts", gen_interrupts, 16384, 0},
     {"pci", gen_pci, 16384, 0},
     {"dev", gen_net_dev, 8192, 1},
+    {"tcp", gen_net_tcp, 65536, 1},
+    {"tcp6", gen_net_tcp6, 65536, 1},
+    {"udp", gen_net_udp, 32768, 1},
+    {"udp6", gen_net_udp6, 32768, 1},
+    {"stats", gen_net_stats, 8192, 1},
 };
 #define NFILES ((int)ARRAY_SIZE(files))
 

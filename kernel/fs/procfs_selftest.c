@@ -7,6 +7,8 @@
 #include "vfs.h"
 #include "kstring.h"
 #include "mm.h"
+#include "net_tcp.h"
+#include "net_udp.h"
 
 #define TEXT_MAX 16384
 
@@ -175,4 +177,126 @@ SELFTEST(procfs, self_and_bad_pids_from_a_kernel_task) {
                   got[i]);
     ST_ASSERT(t, entries >= 2 + 6 && !saw_self, "readdir: %d entries, self listed %d", entries, saw_self);
     ST_ASSERT(t, um == 0, "umount = %d", um);
+}
+
+/* ---- /proc/net socket tables and counters ---- */
+
+/* True when every line after the header of text is exactly width characters long. */
+static bool lines_have_width(const char *text, size_t width) {
+    for (const char *p = text; *p;) {
+        const char *e = strchr(p, '\n');
+        if (!e || (size_t)(e - p) != width) return false;
+        p = e + 1;
+    }
+    return true;
+}
+
+SELFTEST(procfs, net_tcp_lists_listener_as_0A) {
+    struct net_addr lo = net_addr4(0x7f000001), lo6 = {.family = NET_AF_INET6};
+    lo6.v6[15] = 1;
+    int e1 = 0, e2 = 0;
+    struct tcp_conn *l = tcp_listen(&lo, 47806, 5, &e1);      /* 0xBABE */
+    struct tcp_conn *l6 = tcp_listen(&lo6, 47807, 3, &e2);    /* 0xBABF */
+    char *tcp = NULL, *tcp6 = NULL, *after = NULL;
+    int64_t n = read_proc_file("/net/tcp", &tcp);
+    int64_t n6 = read_proc_file("/net/tcp6", &tcp6);
+    if (l) tcp_abort(l);
+    if (l6) tcp_abort(l6);
+    int64_t na = read_proc_file("/net/tcp", &after);
+    bool header = n > 0 && strncmp(tcp, "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode", 96) == 0;
+    bool width = n > 0 && lines_have_width(tcp, 149);
+    /* 127.0.0.1 is printed as the native-order word 0100007F; LISTEN is 0A; queue 0 of backlog 5 */
+    bool seen = n > 0 && contains(tcp, ": 0100007F:BABE 00000000:0000 0A 00000005:00000000 ");
+    bool v6_not_in_v4 = n > 0 && !contains(tcp, ":BABF ");
+    bool seen6 = n6 > 0 && contains(tcp6, ": 00000000000000000000000001000000:BABF 00000000000000000000000000000000:0000 0A ");
+    bool v6_header = n6 > 0 && strncmp(tcp6, "  sl  local_address                         remote_address", 58) == 0;
+    bool gone = na > 0 && !contains(after, ":BABE ");
+    kfree(tcp);
+    kfree(tcp6);
+    kfree(after);
+    ST_ASSERT(t, l && l6, "tcp_listen: %d %d", e1, e2);
+    ST_ASSERT(t, n > 0 && n6 > 0 && na > 0, "reading: %ld %ld %ld", (long)n, (long)n6, (long)na);
+    ST_ASSERT(t, header && width, "tcp header %d, every line 149 wide %d", header, width);
+    ST_ASSERT(t, seen && v6_not_in_v4, "listener on 127.0.0.1:47806 as LISTEN %d; v6 kept out %d", seen, v6_not_in_v4);
+    ST_ASSERT(t, seen6 && v6_header, "listener on [::1]:47807 in tcp6 %d, header %d", seen6, v6_header);
+    ST_ASSERT(t, gone, "the aborted listener is still listed");
+}
+
+SELFTEST(procfs, net_udp_lists_bound_socket) {
+    struct udp_sock *s = kzalloc(sizeof *s), *s6 = kzalloc(sizeof *s6);
+    struct net_addr lo = net_addr4(0x7f000001);
+    int r = -KENOMEM, r6 = -KENOMEM;
+    if (s && s6) {
+        s->family = NET_AF_INET;
+        s6->family = NET_AF_INET6;
+        s6->v6only = true;
+        r = udp_bind(s, &lo, 47808);     /* 0xBAC0 */
+        r6 = udp_bind(s6, NULL, 47809);  /* 0xBAC1, the any address */
+    }
+    char *udp = NULL, *udp6 = NULL;
+    int64_t n = read_proc_file("/net/udp", &udp);
+    int64_t n6 = read_proc_file("/net/udp6", &udp6);
+    if (s) udp_unbind(s);
+    if (s6) udp_unbind(s6);
+    kfree(s);
+    kfree(s6);
+    bool header = n > 0 && strncmp(udp, "   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops", 115) == 0;
+    bool width = n > 0 && lines_have_width(udp, 127);
+    bool seen = n > 0 && contains(udp, ": 0100007F:BAC0 00000000:0000 07 00000000:00000000 ");
+    bool seen6 = n6 > 0 && contains(udp6, ": 00000000000000000000000000000000:BAC1 00000000000000000000000000000000:0000 07 ");
+    bool apart = n > 0 && !contains(udp, ":BAC1 ") && n6 > 0 && !contains(udp6, ":BAC0 ");
+    kfree(udp);
+    kfree(udp6);
+    ST_ASSERT(t, r == 0 && r6 == 0, "udp_bind: %d %d", r, r6);
+    ST_ASSERT(t, n > 0 && n6 > 0, "reading: %ld %ld", (long)n, (long)n6);
+    ST_ASSERT(t, header && width, "udp header %d, every line 127 wide %d", header, width);
+    ST_ASSERT(t, seen && seen6 && apart, "127.0.0.1:47808 in udp %d, [::]:47809 in udp6 %d, families apart %d", seen,
+              seen6, apart);
+}
+
+/* Checks one "Proto: names" / "Proto: values" pair at p: same prefix, same count, numbers.
+ * Returns the text after it, or NULL if malformed. Sets *fields. */
+static const char *stats_pair(const char *p, char proto[16], int *fields) {
+    const char *colon = strchr(p, ':'), *nl = strchr(p, '\n');
+    if (!colon || !nl || colon > nl || colon - p >= 16) return NULL;
+    size_t plen = (size_t)(colon - p);
+    memcpy(proto, p, plen);
+    proto[plen] = 0;
+    int names = 0;
+    for (const char *q = colon + 1; q < nl; q++)
+        if (*q != ' ' && q[-1] == ' ') names++;
+    const char *v = nl + 1, *vnl = strchr(v, '\n');
+    if (!vnl || strncmp(v, p, plen + 1) != 0) return NULL;
+    int values = 0;
+    for (const char *q = v + plen + 1; q < vnl; q++) {
+        if (*q == ' ') continue;
+        if (*q < '0' || *q > '9' || q[-1] != ' ') return NULL; /* a number starts after a space */
+        while (q + 1 < vnl && q[1] >= '0' && q[1] <= '9') q++;
+        values++;
+    }
+    if (names == 0 || names != values) return NULL;
+    *fields = names;
+    return vnl + 1;
+}
+
+SELFTEST(procfs, net_stats_parses) {
+    char *text = NULL;
+    int64_t n = read_proc_file("/net/stats", &text);
+    ST_ASSERT(t, n > 0, "reading /proc/net/stats: %ld", (long)n);
+    static const char *const want[] = {"Ip", "Icmp", "Udp", "Tcp", "Ip6", "Icmp6"};
+    size_t found = 0;
+    bool ok = true;
+    char proto[16] = "";
+    int fields = 0;
+    for (const char *p = text; *p && ok;) {
+        p = stats_pair(p, proto, &fields);
+        if (!p) ok = false;
+        else if (found < ARRAY_SIZE(want) && strcmp(proto, want[found]) == 0) found++;
+    }
+    bool reasons = contains(text, " InCsumErrors ") && contains(text, " InTruncatedPkts ") &&
+                   contains(text, " NoPorts ") && contains(text, " NoSocket ") && contains(text, " BacklogFull ");
+    kfree(text);
+    ST_ASSERT(t, ok, "malformed pair after '%s'", proto);
+    ST_ASSERT(t, found == ARRAY_SIZE(want), "protocols in order: %u of %u", (unsigned)found, (unsigned)ARRAY_SIZE(want));
+    ST_ASSERT(t, reasons, "drop reasons missing");
 }

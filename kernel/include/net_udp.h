@@ -80,6 +80,9 @@ void udp_input(struct pkt *p, const struct net_addr *src, const struct net_addr 
 struct pkt *udp_recv(struct udp_sock *s, struct udp_rxinfo *info);
 /* Datagrams waiting on s (for poll). */
 uint32_t udp_pending(const struct udp_sock *s);
+/* Calls fn for every bound socket, under the UDP lock (for /proc/net/udp): fn must not
+ * sleep or call back into UDP. */
+void udp_for_each(void (*fn)(const struct udp_sock *s, void *ctx), void *ctx);
 /* Sends len bytes to dst:dport from s (bound first to an ephemeral port if unbound).
  * nif: force this interface (NULL = route). Returns len, or -KEINVAL (bad args, family),
  * -KEMSGSIZE (too long), -KENOBUFS (no memory), or the IP layer's error. */

@@ -280,3 +280,11 @@ int udp_sendto(struct udp_sock *s, const struct net_addr *dst, uint16_t dport,
     udp_stats.out_datagrams++;
     return (int)len;
 }
+
+/* Calls fn for every bound socket (for /proc/net/udp); see net_udp.h. */
+void udp_for_each(void (*fn)(const struct udp_sock *s, void *ctx), void *ctx) {
+    uint64_t fl = spin_lock_irqsave(&udp_lock);
+    for (size_t b = 0; b < UDP_HASH; b++)
+        for (const struct udp_sock *s = udp_table[b]; s; s = s->next) fn(s, ctx);
+    spin_unlock_irqrestore(&udp_lock, fl);
+}
