@@ -237,6 +237,13 @@ int proc_spawn(const char *path, const char *const argv[], const char *const env
 /* Waits for a process spawned by proc_spawn to end (it is reaped): 0 with *status (W*
  * encoding), -KECHILD, -KEINTR, -KETIMEDOUT after timeout_ns (WAIT_FOREVER: none). */
 int proc_wait_spawned(pid_k pid, int *status, uint64_t timeout_ns);
+/* Runs path (proc_spawn) with stdout and stderr into a pipe and stdin on /dev/null, keeps up to
+ * cap-1 bytes of its output in out (NUL-terminated; *out_len gets the length, may be NULL),
+ * and waits until it and every process holding the pipe ended, or timeout_ns passed (then it
+ * is killed and reaped). 0 with *status (W* encoding), -KETIMEDOUT, or proc_spawn's error. For
+ * kernel tasks (self-tests, benchmarks). */
+int proc_run_capture(const char *path, const char *const argv[], const char *const envp[], char *out, size_t cap,
+                     size_t *out_len, uint64_t timeout_ns, int *status);
 /* Ends the calling thread's whole process with a wait status (exit_group, fatal signals). */
 NORETURN void proc_exit_group(int wait_status);
 /* Enters user mode for a freshly created thread whose frame is at the top of its stack. */

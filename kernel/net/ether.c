@@ -3,21 +3,14 @@
  * destination (ours, broadcast or multicast; a loopback interface takes everything), strips
  * the header and dispatches by ethertype; eth_output prepends the header and sends.
  *
- * arp_input, ipv4_input and ipv6_input are weak here (they drop) until the protocol files
- * define the real ones. Each receives the packet with p->data at its header (the Ethernet
- * header pulled, p->l3_offset set) and takes ownership.
+ * arp_input, ipv4_input and ipv6_input (arp.c, ipv4.c, ipv6.c; declared in net.h) receive the
+ * packet with p->data at their header (the Ethernet header pulled, p->l3_offset set) and take
+ * ownership.
  *
  * eth_test_hook: a self-test may set it to see received frames first (p->data at the
  * Ethernet header); returning true means the hook took the packet. */
 #include "net.h"
 #include "kstring.h"
-
-void arp_input(struct pkt *p);
-void ipv4_input(struct pkt *p);
-void ipv6_input(struct pkt *p);
-__attribute__((weak)) void arp_input(struct pkt *p) { pkt_free(p); }
-__attribute__((weak)) void ipv4_input(struct pkt *p) { pkt_free(p); }
-__attribute__((weak)) void ipv6_input(struct pkt *p) { pkt_free(p); }
 
 /* Test hook (see above); NULL normally. */
 bool (*volatile eth_test_hook)(struct pkt *p, uint16_t ethertype);

@@ -375,34 +375,7 @@ SELFTEST(exec_image, e2big_and_no_leaks) {
  * which builds the image with exec_image_build. Waits are bounded (5 s). */
 static int run_capture(const char *path, const char *const argv[], const char *const envp[], char *out, size_t max,
                        int *status) {
-    struct vfs_file *rd, *wr;
-    int r = vfs_pipe(&rd, &wr, O_NONBLOCK);
-    if (r) return r;
-    struct vfs_file *stdio[3] = {NULL, wr, wr};
-    int pid = proc_spawn(path, argv, envp, stdio);
-    vfs_close(wr); /* the child holds the only writer now: EOF when it ends */
-    size_t got = 0;
-    if (pid > 0) {
-        uint64_t deadline = time_ns() + 5000000000ull;
-        while (got < max - 1 && time_ns() < deadline) {
-            int64_t n = vfs_read(rd, out + got, max - 1 - got);
-            if (n == 0) break; /* EOF: the child is gone */
-            if (n > 0) got += (size_t)n;
-            else if (n == -KEAGAIN) task_sleep_ns(5000000);
-            else break;
-        }
-        uint64_t now = time_ns();
-        r = proc_wait_spawned(pid, status, now < deadline ? deadline - now : 1);
-        if (r == -KETIMEDOUT) { /* hung: end it, and say so */
-            proc_signal_pid(pid, SIGKILL);
-            proc_wait_spawned(pid, status, 5000000000ull);
-        }
-    } else {
-        r = pid;
-    }
-    out[got] = '\0';
-    vfs_close(rd);
-    return r;
+    return proc_run_capture(path, argv, envp, out, max, NULL, 5000000000ull, status);
 }
 
 SELFTEST_TIMEOUT(exec_image, programs_run, 30000) {

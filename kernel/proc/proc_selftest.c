@@ -20,42 +20,13 @@ struct run {
     int spawn_err;
 };
 
-/* Runs path with argv, stdout and stderr into a pipe; waits up to timeout_ms. */
+/* Runs path with argv (proc_run_capture); status -2 when it did not finish within timeout_ms. */
 static void run_program(struct run *r, const char *path, const char *const argv[], uint64_t timeout_ms) {
     static const char *const envp[] = {"PATH=/bin:/sbin", "HOME=/", "TMPDIR=/tmp", NULL};
-    r->len = 0;
     r->status = -1;
-    struct vfs_file *rd, *wr;
-    r->spawn_err = vfs_pipe(&rd, &wr, 0);
-    if (r->spawn_err < 0) return;
-    struct vfs_file *stdio[3] = {NULL, wr, wr};
-    int pid = proc_spawn(path, argv, envp, stdio);
-    vfs_close(wr);
-    if (pid < 0) {
-        r->spawn_err = pid;
-        vfs_close(rd);
-        return;
-    }
-    r->spawn_err = 0;
-    uint64_t deadline = time_ns() + timeout_ms * 1000000ull;
-    char buf[512];
-    for (;;) {
-        int64_t n = vfs_read(rd, buf, sizeof buf);
-        if (n <= 0) break; /* EOF: every writer (the program and its children) is gone */
-        size_t take = MIN((size_t)n, OUT_CAP - 1 - r->len);
-        memcpy(r->out + r->len, buf, take);
-        r->len += take;
-        if (time_ns() > deadline) break;
-    }
-    r->out[r->len] = 0;
-    vfs_close(rd);
-    uint64_t now = time_ns();
-    int w = proc_wait_spawned(pid, &r->status, now < deadline ? deadline - now : 1000000ull);
-    if (w < 0) {
-        proc_signal_pid(pid, SIGKILL);
-        proc_wait_spawned(pid, &r->status, 5000000000ull);
-        r->status = -2;
-    }
+    int e = proc_run_capture(path, argv, envp, r->out, OUT_CAP, &r->len, timeout_ms * 1000000ull, &r->status);
+    r->spawn_err = e == -KETIMEDOUT ? 0 : e;
+    if (e == -KETIMEDOUT) r->status = -2;
 }
 
 static void log_output(const char *name, const struct run *r) {

@@ -738,30 +738,9 @@ static char e2e_out[8192];
  * wait status or a negative error; the output lands in e2e_out. */
 static int run_user(const char *path, const char *const argv[]) {
     static const char *const envp[] = {"PATH=/bin", "HOME=/", NULL};
-    struct vfs_file *rd, *wr;
-    size_t len = 0;
-    e2e_out[0] = 0;
-    int r = vfs_pipe(&rd, &wr, 0);
-    if (r < 0) return r;
-    struct vfs_file *stdio[3] = {NULL, wr, wr};
-    int pid = proc_spawn(path, argv, envp, stdio);
-    vfs_close(wr);
-    if (pid < 0) {
-        vfs_close(rd);
-        return pid;
-    }
-    int64_t n;
-    while (len < sizeof e2e_out - 1 && (n = vfs_read(rd, e2e_out + len, sizeof e2e_out - 1 - len)) > 0) len += (size_t)n;
-    e2e_out[len] = 0;
-    vfs_close(rd);
-    int status;
-    r = proc_wait_spawned(pid, &status, 30 * SEC);
-    if (r < 0) {
-        proc_signal_pid(pid, SIGKILL);
-        proc_wait_spawned(pid, &status, 5 * SEC);
-        return r;
-    }
-    return status;
+    int status = -1;
+    int r = proc_run_capture(path, argv, envp, e2e_out, sizeof e2e_out, NULL, 30 * SEC, &status);
+    return r < 0 ? r : status;
 }
 
 SELFTEST_TIMEOUT(sys_misc, user_programs_use_them, 120000) {

@@ -264,30 +264,15 @@ static void bench_files(const char *dir, const char *type, const char *key) {
 /* User-space figures: runs /bin/ubench (user/bin/ubench.c) as a process and passes on its
  * "BENCH name value" lines. */
 static void bench_user(void) {
-    struct vfs_file *rd, *wr;
-    if (vfs_pipe(&rd, &wr, 0) < 0) return;
     const char *argv[] = {"ubench", "/bin/hellostd", NULL};
     const char *envp[] = {"PATH=/bin", NULL};
-    struct vfs_file *stdio[3] = {NULL, wr, wr};
-    int pid = proc_spawn("/bin/ubench", argv, envp, stdio);
-    vfs_close(wr);
-    if (pid < 0) {
-        kprintf("bench: cannot run /bin/ubench (error %d), skipping the user-space figures\n", -pid);
-        vfs_close(rd);
+    static char out[4096];
+    int status = -1;
+    int r = proc_run_capture("/bin/ubench", argv, envp, out, sizeof out, NULL, 120ull * NS_PER_SEC, &status);
+    if (r < 0) {
+        kprintf("bench: /bin/ubench failed (error %d), skipping the user-space figures\n", -r);
         return;
     }
-    static char out[4096];
-    size_t len = 0;
-    for (;;) {
-        int64_t n = vfs_read(rd, out + len, sizeof(out) - 1 - len);
-        if (n <= 0) break;
-        len += (size_t)n;
-        if (len == sizeof(out) - 1) break;
-    }
-    out[len] = 0;
-    vfs_close(rd);
-    int status;
-    proc_wait_spawned(pid, &status, 120ull * NS_PER_SEC);
     kprintf("%s", out);
     if (status != 0) kprintf("bench: ubench ended with status %#x\n", status);
 }

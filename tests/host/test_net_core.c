@@ -57,6 +57,10 @@ void netif_rx_ready(struct netif *nif) {
 #include "../../kernel/net/checksum.c"
 #include "../../kernel/net/netif.c"
 #include "../../kernel/net/ether.c"
+/* The protocols are tested in their own host tests: here they only take the packet. */
+void arp_input(struct pkt *p) { pkt_free(p); }
+void ipv4_input(struct pkt *p) { pkt_free(p); }
+void ipv6_input(struct pkt *p) { pkt_free(p); }
 #include "../../kernel/net/loopback.c"
 
 static int teardown(void **state) {
