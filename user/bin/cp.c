@@ -13,6 +13,10 @@ static bool same_file(const struct stat *a, const struct stat *b) {
 }
 
 /* Copies one operand to the destination path dst. */
+static int copy_one(const char *src, const char *dst, bool recurse);
+
+static int copy_op(const char *src, const char *dst, void *ctx) { return copy_one(src, dst, *(bool *)ctx); }
+
 static int copy_one(const char *src, const char *dst, bool recurse) {
     struct stat ss, ds;
     if (stat(src, &ss) < 0 && lstat(src, &ss) < 0) {
@@ -60,26 +64,5 @@ int main(int argc, char **argv) {
     }
     int n = argc - optind;
     if (n < 2) uusage("[-r] SRC DST | [-r] SRC... DIR");
-    const char *last = argv[argc - 1];
-    struct stat st;
-    bool to_dir = stat(last, &st) == 0 && S_ISDIR(st.st_mode);
-    if (n > 2 && !to_dir) {
-        uerr_at(last, ENOTDIR);
-        return 1;
-    }
-    int rc = 0;
-    char dst[PATH_MAX];
-    for (int i = optind; i < argc - 1; i++) {
-        if (to_dir) {
-            if (!ujoin(dst, sizeof dst, last, ubasename(argv[i]))) {
-                uerr_at(argv[i], ENAMETOOLONG);
-                rc = 1;
-                continue;
-            }
-        } else {
-            snprintf(dst, sizeof dst, "%s", last);
-        }
-        rc |= copy_one(argv[i], dst, recurse);
-    }
-    return rc;
+    return ufor_each_dest(optind, argc, argv, copy_op, &recurse);
 }

@@ -51,6 +51,10 @@ static int remove_tree(const char *path) {
     return rc;
 }
 
+static int move_one(const char *src, const char *dst);
+
+static int move_op(const char *src, const char *dst, void *ctx) { return move_one(src, dst); }
+
 static int move_one(const char *src, const char *dst) {
     if (rename(src, dst) == 0) return 0;
     if (errno != EXDEV) {
@@ -78,26 +82,5 @@ int main(int argc, char **argv) {
     else if (first < argc && argv[first][0] == '-' && argv[first][1]) uusage("SRC DST | SRC... DIR");
     int n = argc - first;
     if (n < 2) uusage("SRC DST | SRC... DIR");
-    const char *last = argv[argc - 1];
-    struct stat st;
-    bool to_dir = stat(last, &st) == 0 && S_ISDIR(st.st_mode);
-    if (n > 2 && !to_dir) {
-        uerr_at(last, ENOTDIR);
-        return 1;
-    }
-    int rc = 0;
-    char dst[PATH_MAX];
-    for (int i = first; i < argc - 1; i++) {
-        if (to_dir) {
-            if (!ujoin(dst, sizeof dst, last, ubasename(argv[i]))) {
-                uerr_at(argv[i], ENAMETOOLONG);
-                rc = 1;
-                continue;
-            }
-        } else {
-            snprintf(dst, sizeof dst, "%s", last);
-        }
-        rc |= move_one(argv[i], dst);
-    }
-    return rc;
+    return ufor_each_dest(first, argc, argv, move_op, NULL);
 }

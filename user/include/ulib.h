@@ -158,6 +158,34 @@ static inline bool ujoin(char *out, size_t cap, const char *dir, const char *nam
     return n >= 0 && (size_t)n < cap;
 }
 
+/* The "SRC DST | SRC... DIR" operands of cp and mv (argv[first] .. argv[argc-1]): calls
+ * op(src, dst, ctx) for each source with its destination (DIR/basename(SRC) when the last
+ * operand is a directory). Reports ENOTDIR (several sources, last not a directory) and
+ * ENAMETOOLONG itself. Returns 0, or 1 when anything failed (op returns 0 or 1 too). */
+static inline int ufor_each_dest(int first, int argc, char **argv,
+                                 int (*op)(const char *src, const char *dst, void *ctx), void *ctx) {
+    const char *last = argv[argc - 1];
+    struct stat st;
+    bool to_dir = stat(last, &st) == 0 && S_ISDIR(st.st_mode);
+    if (argc - first > 2 && !to_dir) {
+        uerr_at(last, ENOTDIR);
+        return 1;
+    }
+    int rc = 0;
+    char dst[PATH_MAX];
+    for (int i = first; i < argc - 1; i++) {
+        if (!to_dir) {
+            snprintf(dst, sizeof dst, "%s", last);
+        } else if (!ujoin(dst, sizeof dst, last, ubasename(argv[i]))) {
+            uerr_at(argv[i], ENAMETOOLONG);
+            rc = 1;
+            continue;
+        }
+        rc |= op(argv[i], dst, ctx);
+    }
+    return rc;
+}
+
 /* The path to run this program again (child processes of the tests): argv0 itself when it
  * contains a '/' (the caller must not have changed directory), else the first PATH directory
  * (default "/bin:/usr/bin") holding a regular file of that name. Execute permission is not
