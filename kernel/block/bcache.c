@@ -28,6 +28,7 @@
 
 #define BCACHE_MAX_BLOCKS 1024   /* 4 MiB of data at most */
 #define BCACHE_HASH_SIZE 512     /* buckets, a power of two */
+#define BCACHE_READAHEAD 16      /* blocks (64 KiB) one sequential miss reads at most */
 
 static spinlock_t cache_lock = SPINLOCK_INIT("bcache");
 static struct mutex io_lock = MUTEX_INIT("bcache-io");
@@ -169,6 +170,43 @@ static void free_buffer(struct bcache_buf *b) {
     kfree(b);
 }
 
+/* Gives back a buffer from new_buffer that never held a block. */
+static void drop_new_buffer(struct bcache_buf *b) {
+    uint64_t flags = spin_lock_irqsave(&cache_lock);
+    stats.blocks--;
+    spin_unlock_irqrestore(&cache_lock, flags);
+    free_buffer(b);
+}
+
+/* How many blocks a miss on `block` reads (cache_lock held, io_lock held so nobody else
+ * inserts): 1, or on sequential access (block - 1 is cached) also the following blocks that
+ * are not cached, BCACHE_READAHEAD in all at most, within the device. */
+static uint32_t readahead_span(struct blk_device *dev, uint64_t block) {
+    if (block == 0 || !hash_lookup(dev, block - 1)) return 1;
+    uint64_t end = dev->sectors / sectors_per_block(dev);
+    uint32_t n = 1;
+    while (n < BCACHE_READAHEAD && block + n < end && !hash_lookup(dev, block + n)) n++;
+    return n;
+}
+
+/* Reads n consecutive blocks starting at `block` into the buffers in one device request
+ * (through a bounce buffer; block by block when that cannot be had). */
+static int read_blocks(struct blk_device *dev, uint64_t block, struct bcache_buf **bufs, uint32_t n) {
+    uint32_t spb = sectors_per_block(dev);
+    uint8_t *bounce = n > 1 ? kmalloc((size_t)n * BCACHE_BLOCK) : NULL;
+    if (!bounce) {
+        for (uint32_t i = 0; i < n; i++) {
+            int r = blk_read(dev, (block + i) * spb, spb, bufs[i]->data);
+            if (r < 0) return r;
+        }
+        return 0;
+    }
+    int r = blk_read(dev, block * spb, n * spb, bounce);
+    for (uint32_t i = 0; r >= 0 && i < n; i++) memcpy(bufs[i]->data, bounce + (size_t)i * BCACHE_BLOCK, BCACHE_BLOCK);
+    kfree(bounce);
+    return r < 0 ? r : 0;
+}
+
 /* ---- the interface ---- */
 
 /* Returns the block with a reference, from the cache or read from the device. */
@@ -214,31 +252,35 @@ struct bcache_buf *bcache_get(struct blk_device *dev, uint64_t block, int *err) 
         return b;
     }
     stats.misses++;
+    uint32_t span = readahead_span(dev, block);
     spin_unlock_irqrestore(&cache_lock, flags);
 
-    b = new_buffer(err);
-    if (!b) {
-        mutex_unlock(&io_lock);
-        return NULL;
+    struct bcache_buf *fill[BCACHE_READAHEAD];
+    uint32_t n = 0;
+    while (n < span && (fill[n] = new_buffer(err)) != NULL) n++;
+    r = n ? read_blocks(dev, block, fill, n) : *err;
+    if (r < 0 && n > 1) {   /* a bad block ahead must not fail the requested one */
+        while (n > 1) drop_new_buffer(fill[--n]);
+        r = read_blocks(dev, block, fill, 1);
     }
-    r = blk_read(dev, block * spb, spb, b->data);
     if (r < 0) {
-        flags = spin_lock_irqsave(&cache_lock);
-        stats.blocks--;
-        spin_unlock_irqrestore(&cache_lock, flags);
+        for (uint32_t i = 0; i < n; i++) drop_new_buffer(fill[i]);
         mutex_unlock(&io_lock);
-        free_buffer(b);
         *err = r;
         return NULL;
     }
-    b->dev = dev;
-    b->block = block;
-    b->valid = true;
-    b->dirty = false;
-    b->refs = 1;
     flags = spin_lock_irqsave(&cache_lock);
-    hash_insert(b);
-    lru_push_front(b);
+    for (uint32_t i = n; i-- > 0;) {     /* the requested block ends up most recently used */
+        b = fill[i];
+        b->dev = dev;
+        b->block = block + i;
+        b->valid = true;
+        b->dirty = false;
+        b->refs = i == 0;
+        hash_insert(b);
+        lru_push_front(b);
+    }
+    stats.readahead += n - 1;
     spin_unlock_irqrestore(&cache_lock, flags);
     mutex_unlock(&io_lock);
     return b;

@@ -371,6 +371,43 @@ SELFTEST(bcache, device_errors_propagate) {
     ST_ASSERT(t, !b && err == -KEINVAL, "get past the end gave error %d", err);
 }
 
+/* Sequential misses read ahead (one request for up to 16 blocks), random ones do not, and a
+ * failing block inside the read-ahead range never fails the block that was asked for. */
+SELFTEST(bcache, sequential_misses_read_ahead) {
+    struct ram_disk *rd = cache_disk(t);
+    if (!rd) return;
+    int err = 0;
+    bcache_invalidate(&rd->dev);
+    for (uint64_t blk = 1500; blk < 1540; blk++) rd->pages[blk * BCACHE_BLOCK / PAGE_SIZE][0] = (uint8_t)blk;
+    uint64_t reads = rd->reads;
+    bool data_ok = true;
+    for (uint64_t blk = 1500; blk < 1540; blk++) {
+        struct bcache_buf *b = bcache_get(&rd->dev, blk, &err);
+        ST_ASSERT(t, b, "get of block %llu failed: %d", (unsigned long long)blk, err);
+        data_ok &= b->data[0] == (uint8_t)blk && b->block == blk;
+        bcache_put(b);
+    }
+    ST_ASSERT(t, data_ok, "a block read ahead holds another block's data");
+    ST_ASSERT(t, rd->reads - reads == 4, "40 sequential blocks took %llu requests, expected 1 + 16 + 16 + 7",
+              (unsigned long long)(rd->reads - reads));
+    reads = rd->reads;
+    for (uint64_t blk = 1600; blk < 1700; blk += 10) {     /* no block follows a cached one */
+        struct bcache_buf *b = bcache_get(&rd->dev, blk, &err);
+        ST_ASSERT(t, b, "get of block %llu failed: %d", (unsigned long long)blk, err);
+        bcache_put(b);
+    }
+    ST_ASSERT(t, rd->reads - reads == 10, "10 scattered blocks took %llu requests", (unsigned long long)(rd->reads - reads));
+    /* Block 1701 follows cached 1700; block 1705 fails: 1701 must still be read. */
+    struct bcache_buf *b = bcache_get(&rd->dev, 1700, &err);
+    ST_ASSERT(t, b, "get of block 1700 failed: %d", err);
+    bcache_put(b);
+    rd->fail_sector = 1705 * SPB;
+    b = bcache_get(&rd->dev, 1701, &err);
+    rd->fail_sector = UINT64_MAX;
+    ST_ASSERT(t, b && b->block == 1701, "a bad block in the read-ahead range failed the wanted one: %d", err);
+    bcache_put(b);
+}
+
 /* ---- several tasks at once ---- */
 
 #define WORKERS 4

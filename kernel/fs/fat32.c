@@ -2,6 +2,7 @@
  * FSInfo (§5), FAT entries and cluster chains (§4), file data read/write/truncate.
  * Directory entries and long names are in fat32_dir.c. */
 #include "fat32_internal.h"
+#include "mm.h"
 
 static int dev_read(struct fat32_volume *vol, uint64_t lba, uint32_t n, void *buf) {
     if (lba + n > vol->dev_sectors && vol->mounted) return -KEIO;
@@ -223,6 +224,34 @@ static int bad(const char *why) {
 
 static bool pow2(uint32_t v) { return v && !(v & (v - 1)); }
 
+/* Counts the free entries of the active FAT (clusters 2..max_cluster) and finds the first free
+ * one. Reads the FAT in requests of up to FAT_SCAN_BYTES: one request per sector made each
+ * mount of a 64 MiB volume cost about 15 ms under TCG. Falls back to single sectors (secbuf)
+ * when memory is short. */
+#define FAT_SCAN_BYTES 32768u
+static int count_free_clusters(struct fat32_volume *vol, uint32_t *free, uint32_t *first_free) {
+    uint32_t bps = vol->bytes_per_sector, per_sector = bps / 4;
+    uint64_t fat_start = vol->reserved_sectors + (uint64_t)vol->active_fat * vol->fat_sectors;
+    uint32_t sectors = vol->max_cluster / per_sector + 1;        /* the FAT sectors in use */
+    uint8_t *buf = kmalloc(FAT_SCAN_BYTES);
+    uint32_t chunk = buf ? FAT_SCAN_BYTES / bps : 1;
+    if (!buf) buf = vol->secbuf;
+    int rc = 0;
+    uint32_t cl = 0;
+    for (uint32_t s = 0; s < sectors && rc == 0; s += chunk) {
+        uint32_t n = sectors - s < chunk ? sectors - s : chunk;
+        rc = dev_read(vol, fat_start + s, n, buf);
+        for (uint32_t i = 0; rc == 0 && i < n * per_sector && cl <= vol->max_cluster; i++, cl++) {
+            if (cl >= 2 && (fat_rd32(buf + i * 4) & FAT_MASK) == 0) {
+                (*free)++;
+                if (!*first_free) *first_free = cl;
+            }
+        }
+    }
+    if (buf != vol->secbuf) kfree(buf);
+    return rc;
+}
+
 int fat32_mount(struct fat32_volume *vol, const struct fat32_dev_ops *ops, void *dev_ctx,
                 uint64_t dev_sectors, fat32_clock_fn clock, void *clock_ctx) {
     if (!vol || !ops || !ops->read_sectors || !ops->write_sectors) return -KEINVAL;
@@ -282,22 +311,11 @@ int fat32_mount(struct fat32_volume *vol, const struct fat32_dev_ops *ops, void 
     if (fat_rd32(b + 0) != 0x41615252 || fat_rd32(b + 484) != 0x61417272 ||
         fat_rd32(b + 508) != 0xAA550000)
         return bad("FSInfo signatures");
-    uint32_t hint = fat_rd32(b + 492);
+    uint32_t hint = fat_rd32(b + 492), fsinfo_free = fat_rd32(b + 488);
     /* Count free clusters from the FAT so the count is exact whatever FSInfo says. */
     uint32_t free = 0, first_free = 0;
-    uint32_t per_sector = bps / 4;
-    for (uint32_t cl = 0; cl <= vol->max_cluster;) {
-        uint64_t lba = rsvd + (uint64_t)vol->active_fat * fatsz + cl / per_sector;
-        rc = dev_read(vol, lba, 1, vol->secbuf);
-        if (rc < 0) return rc;
-        for (uint32_t i = cl % per_sector; i < per_sector && cl <= vol->max_cluster; i++, cl++) {
-            if (cl < 2) continue;
-            if ((fat_rd32(vol->secbuf + i * 4) & FAT_MASK) == 0) {
-                free++;
-                if (!first_free) first_free = cl;
-            }
-        }
-    }
+    rc = count_free_clusters(vol, &free, &first_free);
+    if (rc < 0) return rc;
     uint32_t root_len;
     vol->mounted = true;
     vol->free_count = free;
@@ -308,7 +326,7 @@ int fat32_mount(struct fat32_volume *vol, const struct fat32_dev_ops *ops, void 
         printk(LOG_WARN, "fat32: root directory chain is damaged\n");
         return rc;
     }
-    if (fat_rd32(b + 488) != free) vol->fsinfo_dirty = true;
+    if (fsinfo_free != free) vol->fsinfo_dirty = true;
     return 0;
 }
 

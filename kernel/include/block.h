@@ -128,7 +128,7 @@ void bcache_put(struct bcache_buf *b);
 int bcache_sync(struct blk_device *dev);
 /* Drops every clean unreferenced block of dev (after a test writes behind the cache). */
 void bcache_invalidate(struct blk_device *dev);
-struct bcache_stats { uint64_t hits, misses, writebacks, evictions, blocks, dirty; };
+struct bcache_stats { uint64_t hits, misses, readahead, writebacks, evictions, blocks, dirty; };  /* readahead: blocks read beyond a miss */
 void bcache_get_stats(struct bcache_stats *out);
 
 /* Starts every storage driver's probe (kmain): virtio-blk, AHCI, NVMe. */

@@ -9,6 +9,9 @@
 #include "../../kernel/fs/fat32_name.c"
 #include "../../kernel/fs/fat32_dir.c"
 
+void *kmalloc(size_t n) { return malloc(n); }
+void kfree(void *p) { free(p); }
+
 static char tmpdir[256];
 
 /* ---- an image in memory ---- */
@@ -435,6 +438,43 @@ static void test_names(void **state) {
     free(im.data);
 }
 
+/* ---- mount counts free clusters exactly and leaves a clean volume unwritten ---- */
+/* The free entries of the FAT as the test counts them itself (clusters 2..last). */
+static uint32_t free_in_fat(const struct img *im) {
+    const uint8_t *b = im->data;
+    uint32_t rsvd = fat_rd16(b + 14), fatsz = fat_rd32(b + 36), spc = b[13];
+    uint32_t clusters = (fat_rd32(b + 32) - rsvd - b[16] * fatsz) / spc, free = 0;
+    for (uint32_t cl = 2; cl < clusters + 2; cl++)
+        if ((fat_rd32(b + rsvd * 512 + cl * 4) & FAT_MASK) == 0) free++;
+    return free;
+}
+
+static void test_mount_free_count(void **state) {
+    (void)state;
+    char path[300];
+    snprintf(path, sizeof(path), "%s/free.img", tmpdir);
+    /* 64 MiB with 512-byte clusters: a FAT of ~1000 sectors, read in several requests. */
+    make_image(path, 1, 65536);
+    assert_int_equal(sh("mmd -i %s ::/d && echo hello | mcopy -i %s - ::/d/h.txt", path, path), 0);
+    struct img im;
+    img_load(&im, path);
+    uint32_t expect = free_in_fat(&im);
+    struct fat32_volume *v = vol_new();
+    assert_int_equal(fat32_mount(v, &img_ops, &im, im.sectors, NULL, NULL), 0);
+    assert_int_equal(fat32_free_clusters(v), expect);
+    /* mtools kept FSInfo's count right: nothing to write back. */
+    assert_int_equal(fat32_sync(v), 0);
+    assert_int_equal(im.ndirty, 0);
+    /* A wrong FSInfo count is corrected on the first sync. */
+    fat_wr32(im.data + 512 + 488, expect + 7);
+    assert_int_equal(fat32_mount(v, &img_ops, &im, im.sectors, NULL, NULL), 0);
+    assert_int_equal(fat32_free_clusters(v), expect);
+    assert_int_equal(fat32_sync(v), 0);
+    assert_int_equal(fat_rd32(im.data + 512 + 488), expect);
+    free(v);
+    free(im.data);
+}
+
 /* ---- bad BPBs are refused ---- */
 static void test_bad_bpb_refused(void **state) {
     (void)state;
@@ -716,6 +756,7 @@ int main(void) {
         cmocka_unit_test(test_workload_4k_sectors),
         cmocka_unit_test(test_read_mtools_files),
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_mount_free_count),
         cmocka_unit_test(test_bad_bpb_refused),
         cmocka_unit_test(test_damaged_chains),
         cmocka_unit_test(test_fill_enospc),
