@@ -189,8 +189,10 @@ static int gen_net_dev(struct text *t) {
  * network-order address read as a native (little-endian) integer in %08X, so 127.0.0.1 is
  * 0100007F; ports are %04X in host order. ST is Linux's TCP state number (TCP_ESTABLISHED 1
  * ... TCP_LISTEN 10, TCP_CLOSING 11); UDP shows 07 (TCP_CLOSE: not connected). SABOS has
- * no socket inodes or uids: those print 0. A listener on the any address of any family
- * (family 0) accepts both IPv4 and IPv6, so it appears in tcp as 0.0.0.0 and in tcp6 as ::. */
+ * no socket inodes or uids: those print 0. A socket shows in exactly one table, by its own
+ * family as on Linux: AF_INET in tcp/udp, AF_INET6 in tcp6/udp6 (an IPv4 address of an AF_INET6
+ * socket printed v4-mapped, ::ffff:a.b.c.d); a connection of no socket by its address family,
+ * and a listener on the any address of any family (family 0) in tcp6 as ::. */
 
 /* Linux's state number for each RFC 9293 state (enum tcp_state order). */
 static const uint8_t linux_tcp_state[] = {
@@ -202,10 +204,16 @@ static const uint8_t linux_tcp_state[] = {
 #define PROCNET_V4_WIDTH 149  /* Linux pads tcp lines to TMPSZ - 1 */
 #define PROCNET_UDP_WIDTH 127 /* and udp lines to 127 */
 
-/* Prints a (4 or 16 byte) address as Linux does: native-order 32-bit words in %08X. */
+/* Prints a (4 or 16 byte) address as Linux does: native-order 32-bit words in %08X; an IPv4
+ * address in a v6 table v4-mapped. */
 static void procnet_addr(struct text *t, const struct net_addr *a, bool v6) {
-    static const uint8_t zero[16];
-    const uint8_t *b = a->family == (v6 ? NET_AF_INET6 : NET_AF_INET) ? (v6 ? a->v6 : a->v4) : zero;
+    uint8_t b[16] = {0};
+    if (a->family == NET_AF_INET6 && v6) memcpy(b, a->v6, 16);
+    else if (a->family == NET_AF_INET && !v6) memcpy(b, a->v4, 4);
+    else if (a->family == NET_AF_INET) {
+        b[10] = b[11] = 0xff;
+        memcpy(b + 12, a->v4, 4);
+    }
     for (int w = 0; w < (v6 ? 4 : 1); w++) {
         uint32_t v;
         memcpy(&v, b + w * 4, 4);
@@ -235,8 +243,8 @@ static void tcp_line(const struct tcp_conn *c, void *arg) {
     struct procnet_ctx *x = arg;
     struct text *t = x->t;
     uint16_t want = x->v6 ? NET_AF_INET6 : NET_AF_INET;
-    bool any_family = c->local.family == 0;
-    if (!any_family && c->local.family != want) return;
+    uint16_t family = c->owner_family ? c->owner_family : c->local.family ? c->local.family : NET_AF_INET6;
+    if (family != want) return;
     if ((unsigned)c->state >= ARRAY_SIZE(linux_tcp_state)) return;
     uint32_t txq, rxq;
     if (c->state == TCP_LISTEN) { /* Linux: the accept queue and its limit */

@@ -134,14 +134,37 @@ struct netif_stats {
     uint64_t tx_packets, tx_bytes, tx_dropped, tx_errors;
 };
 
-/* Fault injection for tests (lessons: the host has no netem): each frame leaving through
- * netif_transmit is dropped, duplicated or held back and sent after the next one, with these
- * probabilities in parts per thousand. All 0 = off. */
+/* Fault injection for tests ("netem"; the host has no netem): each frame leaving through
+ * netif_transmit and each frame arriving through netif_receive is dropped, duplicated or held
+ * back and passed on right after the next one in the same direction, with these
+ * probabilities in parts per thousand. All 0 = off. Set through netif_set_faults (which frees
+ * the held frames when the switch goes off) or the SIOCSABOSNETEM ioctl. On "lo" a frame
+ * passes the switch twice (sent, then received). */
 struct netif_faults {
     uint16_t drop_permille, duplicate_permille, reorder_permille;
-    uint32_t seed;
-    struct pkt *held;        /* the frame held back for reordering */
+    uint32_t seed;           /* the xorshift32 generator's state (0: a fixed start) */
+    struct pkt *held;        /* transmit: the frame held back for reordering */
+    struct pkt *held_rx;     /* receive: the frame held back for reordering */
 };
+
+/* The netem ioctls on any socket (SIOCDEVPRIVATE range, netdevice(7)): the argument is a
+ * struct ifreq (ifr_name[16], then ifr_data, a pointer to a struct sabos_netem). */
+#define SIOCSABOSNETEM_K 0x89F0  /* set */
+#define SIOCGABOSNETEM_K 0x89F1  /* get */
+/* The ioctls' argument (the ABI; user/include/sabos.h has the same). */
+struct sabos_netem {
+    uint16_t loss_permille, duplicate_permille, reorder_permille, reserved;
+    uint32_t seed;
+};
+/* Sets nif's faults from cfg: -KEINVAL (a value > 1000, reserved != 0) or 0. Turning all
+ * three off frees the frames held back in both directions. */
+int netif_set_faults(struct netif *nif, const struct sabos_netem *cfg);
+/* The current setting of nif's faults (seed: the generator's state now). */
+void netif_get_faults(struct netif *nif, struct sabos_netem *out);
+/* SIOCSABOSNETEM / SIOCGABOSNETEM with the user address arg (sock_ioctl calls it): 0,
+ * -KEFAULT (bad ifreq or ifr_data), -KENODEV (no such interface), -KEINVAL. Not in
+ * HOST_TEST builds (it copies from user memory). */
+int64_t netif_netem_ioctl(uint32_t cmd, uint64_t arg);
 
 struct netif {
     char name[NETIF_NAME_MAX];   /* "eth0", "eth1", "lo" */

@@ -92,11 +92,15 @@ int ipv6_register_protocol(uint8_t next_header, ipv6_handler_t handler);
 void ipv6_input(struct pkt *p);
 /* Sends p (p->data = upper-layer header, at least IPV6_HLEN + ETH_HLEN of headroom) to dst.
  * src NULL = choose (RFC 6724, simplified: link-local for link-local/multicast destinations,
- * else the global address). nif NULL = the first IPv6-enabled interface. hop_limit 0 =
+ * else the global address; the destination itself when it is ours). nif NULL = the first
+ * IPv6-enabled interface. A destination of ours (ipv6_is_local_addr), or nif the loopback
+ * interface, goes through "lo" like IPv4's 127/8 and comes back through ipv6_input. hop_limit 0 =
  * default (255 is used for ND). Takes ownership. 0 (sent or queued for neighbour
  * resolution), -KENETUNREACH (no route), -KEHOSTUNREACH, -KEMSGSIZE, -KENOBUFS, -KEINVAL. */
 int ipv6_output(struct netif *nif, const uint8_t *src, const uint8_t dst[16], uint8_t next_header,
                 uint8_t hop_limit, struct pkt *p);
+/* Is addr one of this host's unicast addresses: ::1 or an address of any interface? */
+bool ipv6_is_local_addr(const uint8_t addr[16]);
 /* Is addr one of ours on nif (unicast) or a multicast group nif listens to? */
 bool ipv6_is_our_unicast(const struct netif *nif, const uint8_t addr[16]);
 bool ipv6_accepts_multicast(const struct netif *nif, const uint8_t addr[16]);

@@ -80,6 +80,8 @@ struct tcp_conn {
     bool fin_queued;                       /* tcp_shutdown(write) / close: send FIN after the data */
     bool ws_ok;                            /* both sides sent the window scale option */
     bool ack_now;                          /* an ACK must go out at the next output */
+    uint16_t owner_family;                 /* the owning socket's family (/proc/net/tcp or tcp6;
+                                            * children inherit it); 0 = local.family */
     uint8_t snd_wscale, rcv_wscale;
     /* send side (RFC 9293 §3.3.1) */
     uint32_t iss, snd_una, snd_nxt, snd_max, snd_wnd, snd_wl1, snd_wl2, max_snd_wnd;
@@ -125,6 +127,8 @@ int64_t tcp_send(struct tcp_conn *c, const void *buf, size_t len);
 /* Copies up to len received bytes into buf. Returns n > 0, 0 at end of stream (FIN received
  * and all data read), -KEAGAIN when nothing is there yet, or the pending error. */
 int64_t tcp_recv(struct tcp_conn *c, void *buf, size_t len);
+/* Like tcp_recv, but leaves the bytes in the receive buffer (MSG_PEEK). */
+int64_t tcp_peek(struct tcp_conn *c, void *buf, size_t len);
 /* how: 0 = SHUT_RD, 1 = SHUT_WR (send FIN after the data), 2 = both. 0 or -KENOTCONN. */
 int tcp_shutdown(struct tcp_conn *c, int how);
 /* The user is done: graceful close (FIN), or RST if received data was left unread
@@ -132,6 +136,9 @@ int tcp_shutdown(struct tcp_conn *c, int how);
 void tcp_close(struct tcp_conn *c);
 /* Sends RST (when synchronized) and frees c at once. */
 void tcp_abort(struct tcp_conn *c);
+/* True when everything written, FIN included once queued, has been acknowledged, or the
+ * connection is over (SO_LINGER waits for this before tcp_close). */
+bool tcp_send_done(const struct tcp_conn *c);
 /* For poll: data or EOF or an error to read / a connection to accept. */
 bool tcp_readable(const struct tcp_conn *c);
 /* For poll: connected and room in the send buffer (or an error that makes send return). */

@@ -78,6 +78,10 @@ void udp_input(struct pkt *p, const struct net_addr *src, const struct net_addr 
 /* Takes the oldest queued datagram (p->data at the payload, p->len its length) and fills
  * info (may be NULL); NULL when the queue is empty. The caller frees it. */
 struct pkt *udp_recv(struct udp_sock *s, struct udp_rxinfo *info);
+/* Copies up to len payload bytes of the oldest queued datagram into buf without taking it off
+ * the queue (MSG_PEEK) and fills info (may be NULL). Returns the datagram's whole length, or
+ * -KEAGAIN when the queue is empty. */
+int64_t udp_peek(struct udp_sock *s, void *buf, size_t len, struct udp_rxinfo *info);
 /* Datagrams waiting on s (for poll). */
 uint32_t udp_pending(const struct udp_sock *s);
 /* Calls fn for every bound socket, under the UDP lock (for /proc/net/udp): fn must not

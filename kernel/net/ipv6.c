@@ -3,7 +3,10 @@
  * §4.5 — reassembly is not implemented: fragments other than atomic ones (RFC 6946) are
  * dropped and counted), upper-layer checksums §8.1, and address helpers per RFC 4291 / 5952.
  * Our-address filtering accepts our unicast addresses, all-nodes ff02::1 and our
- * solicited-node groups. Output chooses source address and next hop (RFC 4861 §5.2). */
+ * solicited-node groups. Output chooses source address and next hop (RFC 4861 §5.2).
+ * Datagrams to one of our own addresses (::1, or any interface's) go out through the loopback
+ * interface "lo" with a zero MAC, as IPv4's do, and come back through ipv6_input, the only
+ * place where ::1 (RFC 4291 §2.5.3: never on a link) is accepted. */
 #include "net_ipv6.h"
 #include "kstring.h"
 #ifndef HOST_TEST
@@ -87,6 +90,27 @@ bool ipv6_is_our_unicast(const struct netif *nif, const uint8_t addr[16]) {
            (nif->ip6_global_valid && ip6_equal(addr, nif->ip6_global));
 }
 
+struct local_find { const uint8_t *addr; bool found; struct netif *lo; };
+static void local_scan(struct netif *nif, void *ctx) {
+    struct local_find *c = ctx;
+    if (c->addr && ipv6_is_our_unicast(nif, c->addr)) c->found = true;
+    if (!c->lo && (nif->flags & NETIF_LOOPBACK)) c->lo = nif;
+}
+
+bool ipv6_is_local_addr(const uint8_t addr[16]) {
+    if (ip6_is_loopback(addr)) return true;
+    struct local_find c = {addr, false, NULL};
+    netif_for_each(local_scan, &c);
+    return c.found;
+}
+
+/* The loopback interface, or NULL. */
+static struct netif *loopback_netif(void) {
+    struct local_find c = {NULL, false, NULL};
+    netif_for_each(local_scan, &c);
+    return c.lo;
+}
+
 bool ipv6_accepts_multicast(const struct netif *nif, const uint8_t addr[16]) {
     static const uint8_t all_nodes[16] = {0xff, 0x02, [15] = 1};
     if (ip6_equal(addr, all_nodes)) return true;
@@ -157,12 +181,15 @@ void ipv6_input(struct pkt *p) {
     info.l3_offset = (uint16_t)(p->data - p->head);
     p->l3_offset = info.l3_offset;
     /* RFC 4291 §2.7: multicast never as source; loopback never on a link */
-    if (ip6_is_multicast(info.src) || ip6_is_loopback(info.src) || ip6_is_loopback(info.dst)) {
+    bool loop = nif->flags & NETIF_LOOPBACK;
+    if (ip6_is_multicast(info.src) || (!loop && (ip6_is_loopback(info.src) || ip6_is_loopback(info.dst)))) {
         ipv6_stats.rx_bad_src++;
         goto drop;
     }
+    /* on lo: anything sent to one of our addresses (ipv6_output put it there) */
     bool mc = ip6_is_multicast(info.dst);
-    if (mc ? !ipv6_accepts_multicast(nif, info.dst) : !ipv6_is_our_unicast(nif, info.dst)) {
+    if (loop ? mc || !ipv6_is_local_addr(info.dst)
+             : mc ? !ipv6_accepts_multicast(nif, info.dst) : !ipv6_is_our_unicast(nif, info.dst)) {
         ipv6_stats.rx_not_ours++;
         goto drop;
     }
@@ -232,15 +259,18 @@ static void pick_first(struct netif *nif, void *ctx) {
 int ipv6_output(struct netif *nif, const uint8_t *src, const uint8_t dst[16], uint8_t next_header,
                 uint8_t hop_limit, struct pkt *p) {
     int err;
-    if (!nif) {
+    bool local = (nif && (nif->flags & NETIF_LOOPBACK)) || (!ip6_is_multicast(dst) && ipv6_is_local_addr(dst));
+    if (local) nif = loopback_netif();
+    else if (!nif) {
         struct first_ctx c = {NULL};
         netif_for_each(pick_first, &c);
         nif = c.found;
     }
-    if (!nif || !nif->ip6_ll_valid) { ipv6_stats.tx_no_route++; err = -KENETUNREACH; goto fail; }
+    if (!nif || (!local && !nif->ip6_ll_valid)) { ipv6_stats.tx_no_route++; err = -KENETUNREACH; goto fail; }
     if (p->len + IPV6_HLEN > nif->mtu || p->len > 0xffff) { ipv6_stats.tx_too_big++; err = -KEMSGSIZE; goto fail; }
     uint8_t s[16];
     if (src) memcpy(s, src, 16);
+    else if (local) memcpy(s, dst, 16);   /* talking to ourselves: the address itself */
     else if (ip6_is_linklocal(dst) || (ip6_is_multicast(dst) && (dst[1] & 0x0f) <= 2) || !nif->ip6_global_valid)
         memcpy(s, nif->ip6_ll, 16);
     else
@@ -268,6 +298,10 @@ int ipv6_output(struct netif *nif, const uint8_t *src, const uint8_t dst[16], ui
     ipv6_stats.tx_packets++;
 
     uint8_t mac[6];
+    if (local) {
+        static const uint8_t zero_mac[6];
+        return eth_output(nif, p, zero_mac, ETH_P_IPV6);
+    }
     if (ip6_is_multicast(dst)) {
         ip6_multicast_mac(dst, mac);
         return eth_output(nif, p, mac, ETH_P_IPV6);

@@ -3,7 +3,12 @@
  * 10.0.2.2 from 10.0.2.15, sent with eth_output, whose reply must come back through
  * net_poller within 1 s; the loopback interface delivering a frame; counters moving;
  * 1000 frames sent on each interface without leaking packet memory (heap statistics);
- * net_timer_hooks running; wait_net_condition with timeout 0 returning at once. */
+ * net_timer_hooks running; wait_net_condition with timeout 0 returning at once; the fault
+ * switch ("netem", docs/network.md): its ioctl through the real system calls with hostile
+ * input (bad pointers, unknown or unterminated names, values > 1000, reserved bits), and on
+ * "lo" the receive side alone (frames queued with the driver's transmit, so the transmit
+ * switch is bypassed): 100 % loss drops, duplication delivers twice, reordering swaps two
+ * frames, turning it off frees the held frame and restores normal delivery. */
 #include "net.h"
 #include "selftest.h"
 #include "kstring.h"
@@ -11,6 +16,10 @@
 #include "time.h"
 #include "sched.h"
 #include "vfs.h"
+#include "proc.h"
+#include "syscall.h"
+#include "uaccess.h"
+#include "uvm.h"
 
 #define MS 1000000ull
 #define TEST_ETHERTYPE 0x88b5 /* IEEE 802 local experimental ethertype 1 */
@@ -221,4 +230,190 @@ SELFTEST(net, proc_net_dev_lists_interfaces) {
     }
     ST_ASSERT(t, lo, "no lo line in:\n%s", buf);
     ST_ASSERT(t, eth || !virtio_net_netif(0), "no eth0 line in:\n%s", buf);
+}
+
+/* ---- the fault switch (netem) ---- */
+#define NETEM_MAGIC 0x6e65746du /* "netm" */
+static volatile int netem_seen;
+static uint32_t netem_tags[8];
+
+/* Runs in net_poller: records the tags of our netem test frames in arrival order. */
+static bool netem_capture(struct pkt *p, uint16_t type) {
+    const uint8_t *a = p->data + ETH_HLEN;
+    if (type != TEST_ETHERTYPE || p->len < ETH_HLEN + 8 || net_get32(a) != NETEM_MAGIC)
+        return false;
+    if (netem_seen < 8)
+        netem_tags[netem_seen] = net_get32(a + 4);
+    netem_seen++;
+    pkt_free(p);
+    return true;
+}
+
+/* Queues a test frame with tag on lo through its driver, below netif_transmit: only the
+ * receive side of the switch sees it. 0 or -errno. */
+static int lo_inject(struct netif *lo, uint32_t tag) {
+    struct pkt *p = test_frame(NETEM_MAGIC, 64);
+    if (!p)
+        return -KENOMEM;
+    net_put32(p->data + 4, tag);
+    uint8_t *h = pkt_push(p, ETH_HLEN);
+    memcpy(h, bcast, 6);
+    memcpy(h + 6, lo->mac, 6);
+    net_put16(h + 12, TEST_ETHERTYPE);
+    return lo->ops->transmit(lo, p);
+}
+
+static void netem_set(struct netif *nif, uint16_t loss, uint16_t dup, uint16_t reorder) {
+    struct sabos_netem c = {.loss_permille = loss, .duplicate_permille = dup, .reorder_permille = reorder};
+    netif_set_faults(nif, &c);
+}
+
+SELFTEST(net, netem_receive_loss_drops_frames) {
+    struct netif *lo = netif_find("lo");
+    ST_ASSERT(t, lo != NULL, "no loopback interface");
+    uint64_t drop0 = lo->stats.rx_dropped;
+    netem_seen = 0;
+    eth_test_hook = netem_capture;
+    netem_set(lo, 1000, 0, 0);
+    int r = lo_inject(lo, 1);
+    int w = wait_net_condition(loopback_queued() == 0 && lo->stats.rx_dropped > drop0, 1000 * MS);
+    uint64_t dropped = lo->stats.rx_dropped - drop0;
+    int seen = netem_seen;
+    netem_set(lo, 0, 0, 0);
+    int r2 = lo_inject(lo, 2);
+    int w2 = wait_net_condition(netem_seen == 1, 1000 * MS);
+    eth_test_hook = NULL;
+    ST_ASSERT(t, r == 0 && r2 == 0, "lo transmit %d / %d", r, r2);
+    ST_ASSERT(t, w == 1 && seen == 0 && dropped == 1, "100%% receive loss: %d frames delivered, rx_dropped +%llu",
+              seen, (unsigned long long)dropped);
+    ST_ASSERT(t, w2 == 1 && netem_tags[0] == 2, "after off: %d frames, first tag %u", netem_seen, netem_tags[0]);
+}
+
+SELFTEST(net, netem_receive_duplicates_arrive_twice) {
+    struct netif *lo = netif_find("lo");
+    ST_ASSERT(t, lo != NULL, "no loopback interface");
+    uint64_t rx0 = lo->stats.rx_packets;
+    netem_seen = 0;
+    eth_test_hook = netem_capture;
+    netem_set(lo, 0, 1000, 0);
+    int r = lo_inject(lo, 7);
+    int w = wait_net_condition(netem_seen >= 2, 1000 * MS);
+    netem_set(lo, 0, 0, 0);
+    task_sleep_ns(50 * MS); /* a third copy would have arrived by now */
+    eth_test_hook = NULL;
+    ST_ASSERT(t, r == 0 && w == 1, "duplicate: transmit %d, %d copies arrived", r, netem_seen);
+    ST_ASSERT(t, netem_seen == 2 && netem_tags[0] == 7 && netem_tags[1] == 7, "%d copies (tags %u, %u)", netem_seen,
+              netem_tags[0], netem_tags[1]);
+    ST_ASSERT(t, lo->stats.rx_packets - rx0 >= 2, "rx_packets +%llu", (unsigned long long)(lo->stats.rx_packets - rx0));
+}
+
+SELFTEST(net, netem_receive_reorder_and_off_frees_held) {
+    struct netif *lo = netif_find("lo");
+    ST_ASSERT(t, lo != NULL, "no loopback interface");
+    struct heap_stats hs;
+    heap_get_stats(&hs);
+    uint64_t base = hs.allocations;
+    netem_seen = 0;
+    eth_test_hook = netem_capture;
+    /* reorder 100 %: frame 1 is held, frame 2 passes and frame 1 follows it */
+    netem_set(lo, 0, 0, 1000);
+    int r1 = lo_inject(lo, 1);
+    int held1 = wait_net_condition(lo->faults.held_rx != NULL, 1000 * MS);
+    int r2 = lo_inject(lo, 2);
+    int w = wait_net_condition(netem_seen >= 2, 1000 * MS);
+    /* a frame held when the switch goes off is freed, not delivered */
+    int r3 = lo_inject(lo, 3);
+    int held3 = wait_net_condition(lo->faults.held_rx != NULL, 1000 * MS);
+    netem_set(lo, 0, 0, 0);
+    bool freed = lo->faults.held_rx == NULL && lo->faults.held == NULL;
+    int r4 = lo_inject(lo, 4);
+    int w4 = wait_net_condition(netem_seen >= 3, 1000 * MS);
+    task_sleep_ns(50 * MS);
+    eth_test_hook = NULL;
+    int back = wait_net_condition(heap_back(base), 1000 * MS);
+    ST_ASSERT(t, r1 == 0 && r2 == 0 && r3 == 0 && r4 == 0, "lo transmit %d %d %d %d", r1, r2, r3, r4);
+    ST_ASSERT(t, held1 == 1 && w == 1, "reorder: frame 1 held %d, %d frames arrived", held1, netem_seen);
+    ST_ASSERT(t, netem_tags[0] == 2 && netem_tags[1] == 1, "order %u, %u (want 2, 1)", netem_tags[0], netem_tags[1]);
+    ST_ASSERT(t, held3 == 1 && freed, "held frame not freed by off (held %d)", held3);
+    ST_ASSERT(t, w4 == 1 && netem_seen == 3 && netem_tags[2] == 4, "after off: %d frames, third tag %u", netem_seen,
+              netem_tags[2]);
+    ST_ASSERT(t, back == 1, "packet memory leaked");
+}
+
+/* The ioctl through the system calls, as a program makes it. */
+#define NETEM_SCRATCH 4096
+#define BAD_USER_ADDR 0x400000ull            /* unmapped */
+#define KERNEL_ADDR 0xffff800000100000ull    /* the kernel half */
+static int64_t netem_sc(uint32_t nr, uint64_t a0, uint64_t a1, uint64_t a2) { return syscall_invoke(nr, a0, a1, a2, 0, 0, 0); }
+
+/* Writes an ifreq (name, data) at u and a sabos_netem at u + 64; returns the ifreq address. */
+static uint64_t put_ifreq(uint64_t u, const char *name, size_t name_len, uint64_t data) {
+    uint8_t ifr[40] = {0};
+    memcpy(ifr, name, name_len);
+    memcpy(ifr + 16, &data, 8);
+    copy_to_user((void *)u, ifr, sizeof(ifr));
+    return u;
+}
+
+SELFTEST(net, netem_ioctl_validates_input) {
+    struct netif *lo = netif_find("lo");
+    ST_ASSERT(t, lo != NULL, "no loopback interface");
+    ST_ASSERT(t, proc_test_enter() == 0, "test process setup failed");
+    uint64_t u = 0;
+    int m = uvm_map(proc_current()->vm, &u, NETEM_SCRATCH, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0);
+    int fd = m == 0 ? (int)netem_sc(SYS_socket, 2, 2, 0) : -1; /* AF_INET, SOCK_DGRAM */
+    int64_t res[12];
+    struct sabos_netem cfg = {0}, got = {0};
+    uint64_t ucfg = u + 64, uifr = u;
+    if (fd >= 0) {
+        struct sabos_netem c;
+        /* pointers */
+        res[0] = netem_sc(SYS_ioctl, (uint64_t)fd, SIOCSABOSNETEM_K, BAD_USER_ADDR);
+        res[1] = netem_sc(SYS_ioctl, (uint64_t)fd, SIOCGABOSNETEM_K, KERNEL_ADDR);
+        put_ifreq(uifr, "lo", 2, BAD_USER_ADDR);
+        res[2] = netem_sc(SYS_ioctl, (uint64_t)fd, SIOCSABOSNETEM_K, uifr);
+        put_ifreq(uifr, "lo", 2, KERNEL_ADDR);
+        res[3] = netem_sc(SYS_ioctl, (uint64_t)fd, SIOCGABOSNETEM_K, uifr);
+        /* names */
+        c = (struct sabos_netem){.loss_permille = 1};
+        copy_to_user((void *)ucfg, &c, sizeof(c));
+        put_ifreq(uifr, "nosuch0", 7, ucfg);
+        res[4] = netem_sc(SYS_ioctl, (uint64_t)fd, SIOCSABOSNETEM_K, uifr);
+        put_ifreq(uifr, "lolololololololo", 16, ucfg); /* no NUL in 16 bytes */
+        res[5] = netem_sc(SYS_ioctl, (uint64_t)fd, SIOCSABOSNETEM_K, uifr);
+        /* values */
+        put_ifreq(uifr, "lo", 2, ucfg);
+        const struct sabos_netem bad[3] = {{.loss_permille = 1001}, {.reorder_permille = 0xffff}, {.reserved = 1}};
+        for (int i = 0; i < 3; i++) {
+            copy_to_user((void *)ucfg, &bad[i], sizeof(bad[i]));
+            res[6 + i] = netem_sc(SYS_ioctl, (uint64_t)fd, SIOCSABOSNETEM_K, uifr);
+        }
+        netif_get_faults(lo, &cfg); /* unchanged by the refused calls */
+        /* a good setting (duplicate only: harmless to lo) read back, then off */
+        c = (struct sabos_netem){.duplicate_permille = 1000, .seed = 42};
+        copy_to_user((void *)ucfg, &c, sizeof(c));
+        res[9] = netem_sc(SYS_ioctl, (uint64_t)fd, SIOCSABOSNETEM_K, uifr);
+        copy_to_user((void *)ucfg, &(struct sabos_netem){0}, sizeof(c));
+        res[10] = netem_sc(SYS_ioctl, (uint64_t)fd, SIOCGABOSNETEM_K, uifr);
+        copy_from_user(&got, (const void *)ucfg, sizeof(got));
+        copy_to_user((void *)ucfg, &(struct sabos_netem){0}, sizeof(c));
+        res[11] = netem_sc(SYS_ioctl, (uint64_t)fd, SIOCSABOSNETEM_K, uifr);
+        netem_sc(SYS_close, (uint64_t)fd, 0, 0);
+    }
+    proc_test_leave();
+    netem_set(lo, 0, 0, 0);
+    ST_ASSERT(t, m == 0 && fd >= 0, "scratch map %d, socket %d", m, fd);
+    for (int i = 0; i < 4; i++)
+        ST_ASSERT(t, res[i] == -KEFAULT, "bad pointer case %d: %lld, want -EFAULT", i, (long long)res[i]);
+    ST_ASSERT(t, res[4] == -KENODEV && res[5] == -KENODEV, "unknown / unterminated name: %lld, %lld (want -ENODEV)",
+              (long long)res[4], (long long)res[5]);
+    for (int i = 6; i < 9; i++)
+        ST_ASSERT(t, res[i] == -KEINVAL, "bad value case %d: %lld, want -EINVAL", i - 6, (long long)res[i]);
+    ST_ASSERT(t, !cfg.loss_permille && !cfg.duplicate_permille && !cfg.reorder_permille,
+              "a refused call changed the setting (%u/%u/%u)", cfg.loss_permille, cfg.duplicate_permille,
+              cfg.reorder_permille);
+    ST_ASSERT(t, res[9] == 0 && res[10] == 0 && res[11] == 0, "set %lld, get %lld, off %lld", (long long)res[9],
+              (long long)res[10], (long long)res[11]);
+    ST_ASSERT(t, got.duplicate_permille == 1000 && got.loss_permille == 0 && got.reorder_permille == 0 && got.reserved == 0,
+              "read back %u/%u/%u reserved %u", got.loss_permille, got.duplicate_permille, got.reorder_permille, got.reserved);
 }

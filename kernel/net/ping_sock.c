@@ -12,7 +12,6 @@
 #include "ping_sock.h"
 #include "net_ipv4.h"
 #include "net_ipv6.h"
-#include "net_socket.h"
 #include "kstring.h"
 #include "spinlock.h"
 #include "mm.h"
@@ -161,13 +160,7 @@ int64_t ping_sock_send(struct ping_sock *ps, const struct net_addr *dst, const v
     uint16_t seq = net_get16(h + 6);
     if (ps->domain == NET_AF_INET)
         r = icmp_send_echo(dst, ps->ident, seq, h + ICMP_HDR, len - ICMP_HDR);
-    else if (inet_addr_is_local(dst)) {
-        /* lo6 (inet.c) carries only TCP and UDP: answer an echo to our own IPv6 address here,
-         * as icmpv6_input would (RFC 4443 §4.2: the reply comes from the address pinged) */
-        deliver(NET_AF_INET6, dst, ps->ident, seq, h + ICMP_HDR, len - ICMP_HDR, dst->v6, dst->v6);
-        wake_up_all(&net_event_wq);
-        r = 0;
-    } else
+    else
         r = icmpv6_send_echo(dst->v6, ps->ident, seq, h + ICMP_HDR, (uint32_t)(len - ICMP_HDR));
     return r < 0 ? r : (int64_t)len;
 }
@@ -186,6 +179,20 @@ struct pkt *ping_sock_recv(struct ping_sock *ps, struct net_addr *src) {
         if (src) *src = *pkt_src(p);
     }
     return p;
+}
+
+int64_t ping_sock_peek(struct ping_sock *ps, void *buf, size_t len, struct net_addr *src) {
+    uint64_t fl = spin_lock_irqsave(&ping_lock);
+    struct pkt *p = ps->qhead;
+    int64_t full = -KEAGAIN;
+    if (p) {
+        full = p->len;
+        if (len > p->len) len = p->len;
+        if (len) memcpy(buf, p->data, len);
+        if (src) *src = *pkt_src(p);
+    }
+    spin_unlock_irqrestore(&ping_lock, fl);
+    return full;
 }
 
 uint32_t ping_sock_pending(const struct ping_sock *ps) { return __atomic_load_n(&ps->qlen, __ATOMIC_RELAXED); }

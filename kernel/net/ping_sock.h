@@ -22,5 +22,8 @@ uint16_t ping_sock_ident(const struct ping_sock *ps);
 int64_t ping_sock_send(struct ping_sock *ps, const struct net_addr *dst, const void *buf, size_t len);
 /* The next queued echo reply (ICMP header + data, no IP header) or NULL; *src = the sender. */
 struct pkt *ping_sock_recv(struct ping_sock *ps, struct net_addr *src);
+/* Copies up to len bytes of the next queued reply into buf and sets *src without dequeuing it
+ * (MSG_PEEK). The reply's whole length, or -KEAGAIN when none is queued. */
+int64_t ping_sock_peek(struct ping_sock *ps, void *buf, size_t len, struct net_addr *src);
 /* Replies queued (a racy hint for poll and waits). */
 uint32_t ping_sock_pending(const struct ping_sock *ps);

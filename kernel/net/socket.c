@@ -6,8 +6,12 @@
  * Every wait is wait_net_condition on the transports' state (net_poller wakes net_event_wq
  * after each batch): O_NONBLOCK / MSG_DONTWAIT never wait, SO_RCVTIMEO / SO_SNDTIMEO bound the
  * waits (-EAGAIN at expiry), a signal ends them with -EINTR. poll uses net_event_wq as the
- * wait queue, so sockets, pipes and ttys poll together. Not done: MSG_PEEK (-EOPNOTSUPP),
- * SO_LINGER (stored, close is always the graceful tcp_close).
+ * wait queue, so sockets, pipes and ttys poll together. MSG_PEEK reads without consuming (TCP
+ * bytes, the next datagram). close follows socket(7) SO_LINGER: off, it returns at once and TCP
+ * delivers the queued data and FIN in the background; on with l_linger 0 it aborts (RST, no
+ * TIME_WAIT); on with l_linger > 0 it waits until everything sent is acknowledged, the time
+ * passes or a signal comes, and the connection goes on in the background (at process exit
+ * it never waits, as in Linux).
  * SOCK_DGRAM with IPPROTO_ICMP / IPPROTO_ICMPV6 is a Linux "ping socket" (ping_sock.c, icmp(7)):
  * the datagram paths below dispatch to it when s->ping is set. */
 #include "net_socket.h"
@@ -35,7 +39,9 @@ struct socket {
     struct net_addr raddr;       /* UDP default peer */
     uint16_t rport;
     uint64_t rcvtimeo, sndtimeo; /* ns, 0 = none */
-    int sndbuf, rcvbuf, linger_on, linger_s;
+    int sndbuf, rcvbuf;
+    bool linger_on;              /* SO_LINGER l_onoff */
+    int linger_s;                /* SO_LINGER l_linger (seconds; negative = no limit) */
     struct udp_sock udp;
     struct tcp_conn *tcp;        /* connection or listener */
     struct ping_sock *ping;      /* ICMP ping socket (SOCK_DGRAM, IPPROTO_ICMP/ICMPV6) */
@@ -140,6 +146,25 @@ static void list_remove(struct socket *s) {
     mutex_unlock(&list_lock);
 }
 
+/* Closes a stream socket's connection with socket(7)'s SO_LINGER semantics (under s->lock). */
+static void stream_close(struct socket *s) {
+    struct tcp_conn *c = s->tcp;
+    if (s->linger_on && !s->listening) {
+        if (s->linger_s == 0) {
+            tcp_abort(c);                /* RST at once, nothing left behind (no TIME_WAIT) */
+            return;
+        }
+        struct process *pr = proc_current();
+        bool exiting = pr && pr->exiting;
+        /* unread data makes tcp_close reset the connection: nothing to wait for then */
+        if (!exiting && tcp_rcv_queued(c) == 0 && tcp_shutdown(c, SHUT_WR_K) == 0) {
+            uint64_t t = s->linger_s < 0 ? WAIT_FOREVER : (uint64_t)s->linger_s * 1000000000ull;
+            wait_net_condition(tcp_send_done(c), t);   /* the time or a signal: go on anyway */
+        }
+    }
+    tcp_close(c);
+}
+
 static void sock_close(struct vfs_file *f) {
     struct socket *s = sock_of(f);
     mutex_lock(&s->lock);
@@ -151,7 +176,7 @@ static void sock_close(struct vfs_file *f) {
         udp_unbind(&s->udp);
     } else {
         list_remove(s);
-        if (s->tcp) tcp_close(s->tcp);
+        if (s->tcp) stream_close(s);
         s->tcp = NULL;
     }
     mutex_unlock(&s->lock);
@@ -271,6 +296,7 @@ int sock_listen(struct vfs_file *f, int backlog) {
     if (addr_any(&local)) local.family = 0;  /* any address; accept filters the families */
     struct tcp_conn *l = tcp_listen(&local, s->lport, backlog < 1 ? 1 : backlog, &r);
     if (l) {
+        l->owner_family = (uint16_t)s->domain;
         s->tcp = l;
         mutex_lock(&list_lock);
         s->listening = true;
@@ -310,6 +336,7 @@ int sock_accept(struct vfs_file *f, int flags, struct vfs_file **out, struct net
         return -KENOMEM;
     }
     n->tcp = c;
+    c->owner_family = (uint16_t)s->domain;
     n->nodelay = s->nodelay;
     n->keepalive = s->keepalive;
     n->v6only = s->v6only;
@@ -385,6 +412,7 @@ int sock_connect(struct vfs_file *f, const struct net_addr *addr, uint16_t port)
     c = tcp_open_active(&local, s->lport, addr, port, &r);
     if (!c) goto unlock;
     c->nodelay = s->nodelay;
+    c->owner_family = (uint16_t)s->domain;
     s->tcp = c;
     if (nonblock(f, 0)) { r = -KEINPROGRESS; goto unlock; }
 wait:
@@ -462,8 +490,9 @@ static int64_t stream_recv(struct vfs_file *f, struct socket *s, uint8_t *buf, s
     uint64_t deadline = deadline_of(s->rcvtimeo);
     size_t done = 0;
     for (;;) {
-        int64_t r = tcp_recv(c, buf + done, len - done);
+        int64_t r = (flags & MSG_PEEK_K) ? tcp_peek(c, buf, len) : tcp_recv(c, buf + done, len - done);
         if (r > 0) {
+            if (flags & MSG_PEEK_K) return r;   /* the bytes stay queued (no MSG_WAITALL) */
             done += (size_t)r;
             if (!(flags & MSG_WAITALL_K) || done == len) return (int64_t)done;
             continue;
@@ -476,11 +505,54 @@ static int64_t stream_recv(struct vfs_file *f, struct socket *s, uint8_t *buf, s
     }
 }
 
+/* Is a datagram from src:sport acceptable on s (a connected socket takes only its peer's)? */
+static bool dgram_from_peer(const struct socket *s, const struct net_addr *src, uint16_t sport) {
+    return !s->udp_connected || (addr_eq(src, &s->raddr) && (s->ping || sport == s->rport));
+}
+
+/* The next datagram (UDP or ping) into buf: taken off the queue, or only copied with
+ * MSG_PEEK. Returns its whole length (or -errno) and fills *info; after SHUT_RD 0 with
+ * info->src.family 0. */
+static int64_t dgram_recv(struct vfs_file *f, struct socket *s, void *buf, size_t len, int flags,
+                          struct udp_rxinfo *info) {
+    uint64_t deadline = deadline_of(s->rcvtimeo);
+    for (;;) {
+        int64_t full = -KEAGAIN;
+        info->sport = 0;                 /* Linux reports port 0 for ping sockets */
+        if (flags & MSG_PEEK_K) {
+            full = s->ping ? ping_sock_peek(s->ping, buf, len, &info->src) : udp_peek(&s->udp, buf, len, info);
+            if (full >= 0 && dgram_from_peer(s, &info->src, info->sport)) return full;
+        }
+        struct pkt *p = NULL;
+        if (!(flags & MSG_PEEK_K) || full >= 0)   /* take it: to return it, or to drop it */
+            p = s->ping ? ping_sock_recv(s->ping, &info->src) : udp_recv(&s->udp, info);
+        if (p) {
+            if ((flags & MSG_PEEK_K) || !dgram_from_peer(s, &info->src, info->sport)) {
+                pkt_free(p);             /* not from the peer we are connected to */
+                continue;
+            }
+            full = p->len;
+            size_t n = MIN(len, (size_t)p->len);
+            if (n) memcpy(buf, p->data, n);
+            pkt_free(p);
+            return full;
+        }
+        if (s->shut_rd) {
+            info->src.family = 0;        /* end of file, no datagram */
+            return 0;
+        }
+        if (nonblock(f, flags)) return -KEAGAIN;
+        int w = wait_net_condition((s->ping ? ping_sock_pending(s->ping) : udp_pending(&s->udp)) > 0 || s->shut_rd,
+                                   left(deadline));
+        if (w < 0) return w;
+        if (w == 0) return -KEAGAIN;
+    }
+}
+
 int64_t sock_recvfrom(struct vfs_file *f, void *buf, size_t len, int flags, struct net_addr *src,
                       uint16_t *sport, int *msg_flags) {
     struct socket *s = sock_of(f);
     if (msg_flags) *msg_flags = 0;
-    if (flags & MSG_PEEK_K) return -KEOPNOTSUPP;
     if (s->type == SOCK_STREAM_K) {
         int64_t r = stream_recv(f, s, buf, len, flags);
         if (r >= 0 && s->tcp) {
@@ -489,49 +561,13 @@ int64_t sock_recvfrom(struct vfs_file *f, void *buf, size_t len, int flags, stru
         }
         return r;
     }
-    uint64_t deadline = deadline_of(s->rcvtimeo);
     struct udp_rxinfo info;
-    struct pkt *p;
-    if (s->ping) {
-        for (;;) {
-            p = ping_sock_recv(s->ping, &info.src);
-            if (p) {
-                if (s->udp_connected && !addr_eq(&info.src, &s->raddr)) {
-                    pkt_free(p);         /* not from the peer we are connected to */
-                    continue;
-                }
-                break;
-            }
-            if (s->shut_rd) return 0;
-            if (nonblock(f, flags)) return -KEAGAIN;
-            int w = wait_net_condition(ping_sock_pending(s->ping) > 0 || s->shut_rd, left(deadline));
-            if (w < 0) return w;
-            if (w == 0) return -KEAGAIN;
-        }
-        info.sport = 0;                  /* Linux reports port 0 for ping sockets */
-    } else for (;;) {
-        p = udp_recv(&s->udp, &info);
-        if (p) {
-            if (s->udp_connected && (info.sport != s->rport || !addr_eq(&info.src, &s->raddr))) {
-                pkt_free(p);             /* not from the peer we are connected to */
-                continue;
-            }
-            break;
-        }
-        if (s->shut_rd) return 0;
-        if (nonblock(f, flags)) return -KEAGAIN;
-        int w = wait_net_condition(udp_pending(&s->udp) > 0 || s->shut_rd, left(deadline));
-        if (w < 0) return w;
-        if (w == 0) return -KEAGAIN;
-    }
-    size_t n = MIN(len, (size_t)p->len);
-    if (n) memcpy(buf, p->data, n);
-    int64_t ret = (flags & MSG_TRUNC_K) ? (int64_t)p->len : (int64_t)n;
-    if (p->len > len && msg_flags) *msg_flags |= MSG_TRUNC_K;
+    int64_t full = dgram_recv(f, s, buf, len, flags, &info);
+    if (full < 0 || info.src.family == 0) return full;
+    if ((uint64_t)full > len && msg_flags) *msg_flags |= MSG_TRUNC_K;
     if (src) *src = info.src;
     if (sport) *sport = info.sport;
-    pkt_free(p);
-    return ret;
+    return (flags & MSG_TRUNC_K) ? full : (int64_t)MIN((size_t)full, len);
 }
 
 int sock_shutdown(struct vfs_file *f, int how) {
@@ -601,12 +637,14 @@ int sock_setopt(struct vfs_file *f, int level, int name, const void *val, size_t
         case SO_KEEPALIVE_K: s->keepalive = v != 0; return 0;
         case SO_SNDBUF_K: s->sndbuf = v; return 0;
         case SO_RCVBUF_K: s->rcvbuf = v; return 0;
-        case SO_LINGER_K: {
+        case SO_LINGER_K: {              /* struct linger {int l_onoff, l_linger;} */
             int l[2];
             if (len < sizeof(l)) return -KEINVAL;
             memcpy(l, val, sizeof(l));
-            s->linger_on = l[0];
-            s->linger_s = l[1];
+            mutex_lock(&s->lock);
+            s->linger_on = l[0] != 0;
+            if (l[0]) s->linger_s = l[1];  /* Linux keeps the old time when turned off */
+            mutex_unlock(&s->lock);
             return 0;
         }
         case SO_RCVTIMEO_K:
@@ -725,6 +763,7 @@ static uint32_t sock_poll(struct vfs_file *f, struct wait_queue *wqs[2]) {
 
 static int64_t sock_ioctl(struct vfs_file *f, uint32_t cmd, uint64_t arg) {
     struct socket *s = sock_of(f);
+    if (cmd == SIOCSABOSNETEM_K || cmd == SIOCGABOSNETEM_K) return netif_netem_ioctl(cmd, arg); /* netif.c */
     if (cmd != FIONREAD_K) return -KENOTTY;
     uint32_t n = 0;
     if (s->type == SOCK_STREAM_K) {

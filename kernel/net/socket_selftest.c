@@ -8,10 +8,15 @@
  * return in under 1 ms; two listeners and an outgoing connection at once; poll across a socket
  * and a pipe; SO_RCVTIMEO; hostile input (bad fds, non-sockets, bad lengths, bad pointers,
  * unsupported families/types/protocols, address in use, refused connections); no socket or
- * descriptor leaks; and a connection to the QEMU user-network host (10.0.2.2) on a closed port. */
+ * descriptor leaks; a connection to the QEMU user-network host (10.0.2.2) on a closed port;
+ * close and SO_LINGER per socket(7) (background delivery, RST for l_linger 0, waiting for the
+ * acknowledgement, the time limit, a signal); MSG_PEEK on TCP and UDP; a TCP socket connected to
+ * itself; IPv6 to ::1 and to our own link-local and global addresses through lo; and each
+ * socket in exactly one of /proc/net/tcp and tcp6. */
 #include "net_socket.h"
 #include "net_tcp.h"
 #include "proc.h"
+#include "sched.h"
 #include "syscall.h"
 #include "uaccess.h"
 #include "uvm.h"
@@ -150,10 +155,9 @@ static void udp_roundtrip(struct selftest_ctx *t, struct env *e, int af) {
     uint64_t dst = af == AF4 ? sa4(e, 0x7f000001, pa) : sa6(e, true, pa);
     uint64_t msg = ualloc(e, 64), buf = ualloc(e, 64), from = ualloc(e, 28), fl = uint_at(e, 28);
     uput(msg, "hello over udp", 14);
-    /* nothing there yet: MSG_DONTWAIT gives EAGAIN at once */
-    uint64_t t0 = time_ns();
+    /* nothing there yet: MSG_DONTWAIT gives EAGAIN (how fast: no_wait_when_nonblocking) */
     int64_t r = SC(SYS_recvfrom, (uint64_t)a, buf, 64, MSG_DONTWAIT_K, 0, 0);
-    ST_ASSERT(t, r == -KEAGAIN && time_ns() - t0 < MS, "empty recv: %ld in %lu ns", (long)r, (unsigned long)(time_ns() - t0));
+    ST_ASSERT(t, r == -KEAGAIN, "empty recv: %ld", (long)r);
     r = SC(SYS_sendto, (uint64_t)b, msg, 14, 0, dst, sl);
     ST_ASSERT(t, r == 14, "sendto: %ld", (long)r);
     short rev;
@@ -286,27 +290,61 @@ static void tcp_bulk(struct selftest_ctx *t, struct env *e, int af, uint32_t n) 
 SK_TEST(tcp_v4_1mib) { tcp_bulk(t, e, AF4, MIB); }
 SK_TEST(tcp_v6_small) { tcp_bulk(t, e, AF6, 100000); }
 
-/* accept, recv and poll with nothing pending return at once. */
+/* accept, recv and poll with nothing pending return at once (issue 7, Done when 3): each call,
+ * repeated, on a non-blocking listener, TCP connection and UDP socket, with poll timeout 0 on
+ * each and MSG_DONTWAIT on blocking sockets, returns in under 1 ms every time. */
 SK_TEST(no_wait_when_nonblocking) {
     int l, c, s;
     if (!tcp_pair(t, e, AF4, &l, &c, &s)) return;
     SC(SYS_fcntl, (uint64_t)l, 4 /* F_SETFL */, NB);
+    int u = (int)SC(SYS_socket, AF4, DG | NB, 0), ub = (int)SC(SYS_socket, AF4, DG, 0);
+    ST_ASSERT(t, u >= 0 && ub >= 0, "udp sockets");
+    SC(SYS_bind, (uint64_t)u, sa4(e, 0x7f000001, 0), 16);
+    SC(SYS_bind, (uint64_t)ub, sa4(e, 0x7f000001, 0), 16);
     uint64_t b = ualloc(e, 64);
-    short rev;
-    uint64_t t0 = time_ns();
-    int64_t r1 = SC(SYS_accept, (uint64_t)l, 0, 0);
-    uint64_t t1 = time_ns();
-    int64_t r2 = SC(SYS_recvfrom, (uint64_t)s, b, 64, 0, 0, 0);
-    uint64_t t2 = time_ns();
-    int r3 = poll1(e, s, POLLIN, 0, &rev);
-    uint64_t t3 = time_ns();
-    int fd = (int)SC(SYS_socket, AF4, ST, 0);   /* a blocking socket with MSG_DONTWAIT */
-    int64_t r4 = SC(SYS_recvfrom, (uint64_t)c, b, 64, MSG_DONTWAIT_K, 0, 0);
-    uint64_t t4 = time_ns();
-    ST_ASSERT(t, r1 == -KEAGAIN && t1 - t0 < MS, "accept: %ld in %lu ns", (long)r1, (unsigned long)(t1 - t0));
-    ST_ASSERT(t, r2 == -KEAGAIN && t2 - t1 < MS, "recv: %ld in %lu ns", (long)r2, (unsigned long)(t2 - t1));
-    ST_ASSERT(t, r3 == 0 && t3 - t2 < MS, "poll 0: %d in %lu ns", r3, (unsigned long)(t3 - t2));
-    ST_ASSERT(t, r4 == -KEAGAIN && t4 - t3 < MS, "MSG_DONTWAIT: %ld in %lu ns", (long)r4, (unsigned long)(t4 - t3));
+    static const char *const names[] = {"accept", "accept4", "recv", "MSG_DONTWAIT recv", "poll 0 connection",
+                                        "poll 0 listener", "udp recv", "udp MSG_DONTWAIT recv", "poll 0 udp"};
+    enum { N_OPS = 9 };
+    /* A sample during which this task was switched out (preempted by another task, or because
+     * the call slept) says nothing about the call's own cost: it is counted, not timed. A call
+     * that blocks is switched out every time and so never yields a timed sample. */
+    uint64_t worst[N_OPS] = {0};
+    int timed[N_OPS] = {0};
+    int64_t bad[N_OPS] = {0};
+    struct task *me = task_current();
+    for (int round = 0; round < 20; round++) {
+        for (int op = 0; op < N_OPS; op++) {
+            short rev = 0;
+            uint64_t switches = me->switches, t0 = time_ns();
+            int64_t r;
+            switch (op) {
+            case 0: r = SC(SYS_accept, (uint64_t)l, 0, 0); break;
+            case 1: r = SC(SYS_accept4, (uint64_t)l, 0, 0, NB); break;
+            case 2: r = SC(SYS_recvfrom, (uint64_t)s, b, 64, 0, 0, 0); break;
+            case 3: r = SC(SYS_recvfrom, (uint64_t)c, b, 64, MSG_DONTWAIT_K, 0, 0); break;
+            case 4: r = poll1(e, s, POLLIN, 0, &rev) == 0 ? -KEAGAIN : 1; break;
+            case 5: r = poll1(e, l, POLLIN, 0, &rev) == 0 ? -KEAGAIN : 1; break;
+            case 6: r = SC(SYS_recvfrom, (uint64_t)u, b, 64, 0, 0, 0); break;
+            case 7: r = SC(SYS_recvfrom, (uint64_t)ub, b, 64, MSG_DONTWAIT_K, 0, 0); break;
+            default: r = poll1(e, u, POLLIN, 0, &rev) == 0 ? -KEAGAIN : 1; break;
+            }
+            uint64_t dt = time_ns() - t0;
+            if (me->switches == switches) {
+                timed[op]++;
+                if (dt > worst[op]) worst[op] = dt;
+            }
+            if (r != -KEAGAIN) bad[op] = r ? r : 1;
+        }
+    }
+    for (int op = 0; op < N_OPS; op++) {
+        ST_ASSERT(t, bad[op] == 0, "%s with nothing pending: %ld, not EAGAIN", names[op], (long)bad[op]);
+        ST_ASSERT(t, timed[op] >= 10, "%s was switched out in %d of 20 calls (it sleeps?)", names[op], 20 - timed[op]);
+        ST_ASSERT(t, worst[op] < MS, "%s took %lu ns (must not block)", names[op], (unsigned long)worst[op]);
+    }
+    SC(SYS_close, (uint64_t)u);
+    SC(SYS_close, (uint64_t)ub);
+    uint64_t t0, t1;
+    int64_t r1;
     /* SO_RCVTIMEO bounds a blocking recv */
     int64_t tv[2] = {0, 50000};
     uint64_t utv = ualloc(e, 16);
@@ -318,7 +356,6 @@ SK_TEST(no_wait_when_nonblocking) {
     t1 = time_ns() - t0;
     ST_ASSERT(t, r1 == -KEAGAIN && t1 >= 45 * MS && t1 < 2000 * MS, "timed recv: %ld after %lu ms", (long)r1,
               (unsigned long)(t1 / MS));
-    SC(SYS_close, (uint64_t)fd);
     SC(SYS_close, (uint64_t)c);
     SC(SYS_close, (uint64_t)s);
     SC(SYS_close, (uint64_t)l);
@@ -638,4 +675,462 @@ SK_TEST(ping_slirp) {
     uint64_t t0 = time_ns();
     ping_roundtrip(t, e, AF4, sa4(e, 0x0a000202, 0), 16, 7, 5000);
     pr_info("socket selftest: ping 10.0.2.2 answered in %lu ms\n", (unsigned long)((time_ns() - t0) / MS));
+}
+
+/* ---- close and SO_LINGER (socket(7)) ---- */
+
+/* Sends from c (non-blocking) until its buffer and the peer's window are full; the bytes
+ * follow pat(i, 0). Returns how many were taken. */
+static uint32_t fill_until_full(struct env *e, int c) {
+    uint64_t ub = ualloc(e, 16384);
+    uint8_t *k = kmalloc(16384);
+    uint32_t sent = 0;
+    if (!k) return 0;
+    uint64_t deadline = time_ns() + 20000 * MS;
+    for (int idle = 0; idle < 3 && time_ns() < deadline;) {
+        for (uint32_t i = 0; i < 16384; i++) k[i] = pat(sent + i, 0);
+        uput(ub, k, 16384);
+        int64_t r = SC(SYS_sendto, (uint64_t)c, ub, 16384, MSG_DONTWAIT_K, 0, 0);
+        if (r > 0) { sent += (uint32_t)r; idle = 0; continue; }
+        idle++;                                 /* full for now: let net_poller settle it */
+        task_sleep_ns(30 * MS);
+    }
+    kfree(k);
+    return sent;
+}
+
+/* Reads s until EOF (bounded): true when the bytes from offset `from` up to n, following
+ * pat(i, 0), came and then EOF. */
+static bool drain_to_eof(struct selftest_ctx *t, struct env *e, int s, uint32_t from, uint32_t n) {
+    uint64_t ub = ualloc(e, 65536);
+    uint8_t *k = kmalloc(65536);
+    STB(t, k != NULL, "buffer");
+    uint32_t got = from;
+    uint64_t deadline = time_ns() + 60000 * MS;
+    bool eof = false, ok = true;
+    while (!eof && ok && time_ns() < deadline) {
+        short rev;
+        poll1(e, s, POLLIN, 1000, &rev);
+        int64_t r = SC(SYS_recvfrom, (uint64_t)s, ub, 65536, MSG_DONTWAIT_K, 0, 0);
+        if (r == -KEAGAIN) continue;
+        if (r <= 0) { eof = r == 0; ok = r == 0; break; }
+        uget(ub, k, (size_t)r);
+        for (int64_t i = 0; i < r && ok; i++) ok = k[i] == pat(got + (uint32_t)i, 0);
+        got += (uint32_t)r;
+    }
+    kfree(k);
+    STB(t, ok && eof && got == n, "read %u of %u bytes, pattern ok %d, EOF %d", got, n, ok, eof);
+    return true;
+}
+
+/* SO_LINGER value as struct linger {int l_onoff, l_linger;} in user memory. */
+static uint64_t linger_val(struct env *e, int onoff, int secs) {
+    int32_t l[2] = {onoff, secs};
+    uint64_t a = ualloc(e, 8);
+    uput(a, l, 8);
+    return a;
+}
+
+/* Is a TCP connection with this local port still in the stack (TIME_WAIT included)? */
+struct port_find { uint16_t port; bool found; };
+static void find_port(const struct tcp_conn *c, void *ctx) {
+    struct port_find *f = ctx;
+    if (c->lport == f->port) f->found = true;
+}
+static bool port_in_stack(uint16_t port) {
+    struct port_find f = {port, false};
+    tcp_for_each(find_port, &f);
+    return f.found;
+}
+
+/* Without SO_LINGER close returns at once; the stack still delivers the queued data, then FIN. */
+SK_TEST(close_delivers_queued_data) {
+    int l, c, s;
+    if (!tcp_pair(t, e, AF4, &l, &c, &s)) return;
+    uint64_t ub = ualloc(e, 65536);
+    uint8_t *k = kmalloc(65536);
+    ST_ASSERT(t, k != NULL, "buffer");
+    uint32_t sent = 0, got = 0;
+    uint64_t rb = ualloc(e, 65536);
+    uint64_t deadline = time_ns() + 60000 * MS;
+    while (sent < MIB && time_ns() < deadline) {   /* the reader keeps pace until all is queued */
+        uint32_t m = MIN(MIB - sent, 65536u);
+        for (uint32_t i = 0; i < m; i++) k[i] = pat(sent + i, 0);
+        uput(ub, k, m);
+        int64_t r = SC(SYS_sendto, (uint64_t)c, ub, m, MSG_DONTWAIT_K, 0, 0);
+        if (r > 0) sent += (uint32_t)r;
+        if (sent == MIB) break;
+        r = SC(SYS_recvfrom, (uint64_t)s, rb, 65536, MSG_DONTWAIT_K, 0, 0);
+        if (r > 0) {
+            uget(rb, k, (size_t)r);
+            for (int64_t i = 0; i < r; i++)
+                if (k[i] != pat(got + (uint32_t)i, 0)) { kfree(k); ST_ASSERT(t, false, "byte %u differs", got + (uint32_t)i); }
+            got += (uint32_t)r;
+        } else {
+            short rev;
+            poll1(e, s, POLLIN, 100, &rev);
+        }
+    }
+    kfree(k);
+    ST_ASSERT(t, sent == MIB, "queued %u of %u", sent, MIB);
+    uint64_t t0 = time_ns();
+    SC(SYS_close, (uint64_t)c);
+    uint64_t took = time_ns() - t0;
+    ST_ASSERT(t, took < 500 * MS, "close without SO_LINGER waited %lu ms", (unsigned long)(took / MS));
+    /* the rest arrives after close, then EOF */
+    if (!drain_to_eof(t, e, s, got, MIB)) return;
+    SC(SYS_close, (uint64_t)s);
+    SC(SYS_close, (uint64_t)l);
+}
+
+/* SO_LINGER reads back as Linux's struct linger; bad lengths are refused. */
+SK_TEST(linger_option) {
+    int c = (int)SC(SYS_socket, AF4, ST, 0);
+    ST_ASSERT(t, c >= 0, "socket %d", c);
+    uint64_t v = ualloc(e, 8), vl = uint_at(e, 8);
+    int32_t l[2] = {-1, -1};
+    ST_ASSERT(t, SC(SYS_getsockopt, (uint64_t)c, SOL_SOCKET_K, SO_LINGER_K, v, vl) == 0, "getsockopt");
+    uget(v, l, 8);
+    ST_ASSERT(t, l[0] == 0 && l[1] == 0, "default {%d, %d}", l[0], l[1]);
+    ST_ASSERT(t, SC(SYS_setsockopt, (uint64_t)c, SOL_SOCKET_K, SO_LINGER_K, linger_val(e, 5, 3), 8) == 0, "set {5, 3}");
+    SC(SYS_getsockopt, (uint64_t)c, SOL_SOCKET_K, SO_LINGER_K, v, vl);
+    uget(v, l, 8);
+    ST_ASSERT(t, l[0] == 1 && l[1] == 3, "after {5, 3}: {%d, %d}", l[0], l[1]);
+    SC(SYS_setsockopt, (uint64_t)c, SOL_SOCKET_K, SO_LINGER_K, linger_val(e, 0, 9), 8);
+    SC(SYS_getsockopt, (uint64_t)c, SOL_SOCKET_K, SO_LINGER_K, v, vl);
+    uget(v, l, 8);
+    ST_ASSERT(t, l[0] == 0 && l[1] == 3, "after {0, 9}: {%d, %d} (Linux keeps the time)", l[0], l[1]);
+    ST_ASSERT(t, SC(SYS_setsockopt, (uint64_t)c, SOL_SOCKET_K, SO_LINGER_K, linger_val(e, 1, 1), 4) == -KEINVAL, "optlen 4");
+    ST_ASSERT(t, SC(SYS_getsockopt, (uint64_t)c, SOL_SOCKET_K, SO_LINGER_K, v, uint_at(e, 4)) == -KEINVAL, "room 4");
+    ST_ASSERT(t, SC(SYS_setsockopt, (uint64_t)c, SOL_SOCKET_K, SO_LINGER_K, BAD_USER, 8) == -KEFAULT, "unmapped");
+    SC(SYS_close, (uint64_t)c);
+}
+
+/* l_onoff with l_linger 0: close aborts with RST; the peer sees ECONNRESET, no TIME_WAIT. */
+SK_TEST(linger_zero_resets) {
+    int l, c, s;
+    if (!tcp_pair(t, e, AF4, &l, &c, &s)) return;
+    uint16_t pc = port_of(e, c);
+    ST_ASSERT(t, SC(SYS_setsockopt, (uint64_t)c, SOL_SOCKET_K, SO_LINGER_K, linger_val(e, 1, 0), 8) == 0, "SO_LINGER");
+    SC(SYS_close, (uint64_t)c);
+    bool left = port_in_stack(pc);
+    short rev = 0;
+    poll1(e, s, POLLIN, 2000, &rev);
+    uint64_t b = ualloc(e, 16);
+    int64_t r = SC(SYS_recvfrom, (uint64_t)s, b, 16, 0, 0, 0);
+    SC(SYS_close, (uint64_t)s);
+    SC(SYS_close, (uint64_t)l);
+    ST_ASSERT(t, !left, "the aborted connection is still in the stack (TIME_WAIT?)");
+    ST_ASSERT(t, r == -KECONNRESET, "peer recv after the abort: %ld (rev %#x)", (long)r, rev);
+}
+
+/* l_linger > 0: close waits while sent data is unacknowledged (the peer's window is full),
+ * returns when the time is up, and the connection delivers everything in the background. */
+SK_TEST(linger_waits_then_background) {
+    int l, c, s;
+    if (!tcp_pair(t, e, AF4, &l, &c, &s)) return;
+    uint32_t sent = fill_until_full(e, c);
+    ST_ASSERT(t, sent > 0, "nothing sent");
+    SC(SYS_setsockopt, (uint64_t)c, SOL_SOCKET_K, SO_LINGER_K, linger_val(e, 1, 1), 8);
+    uint64_t t0 = time_ns();
+    SC(SYS_close, (uint64_t)c);
+    uint64_t took = time_ns() - t0;
+    ST_ASSERT(t, took >= 900 * MS && took < 10000 * MS, "close lingered %lu ms (l_linger 1 s)", (unsigned long)(took / MS));
+    if (!drain_to_eof(t, e, s, 0, sent)) return;
+    SC(SYS_close, (uint64_t)s);
+    SC(SYS_close, (uint64_t)l);
+}
+
+/* l_linger > 0 with a reader keeping up: close returns once everything (FIN too) is acked. */
+SK_TEST(linger_returns_when_acked) {
+    int l, c, s;
+    if (!tcp_pair(t, e, AF4, &l, &c, &s)) return;
+    uint64_t b = ualloc(e, 1000);
+    uint8_t k[1000];
+    for (int i = 0; i < 1000; i++) k[i] = pat((uint32_t)i, 0);
+    uput(b, k, 1000);
+    ST_ASSERT(t, SC(SYS_sendto, (uint64_t)c, b, 1000, 0, 0, 0) == 1000, "send");
+    SC(SYS_setsockopt, (uint64_t)c, SOL_SOCKET_K, SO_LINGER_K, linger_val(e, 1, 20), 8);
+    uint64_t t0 = time_ns();
+    SC(SYS_close, (uint64_t)c);
+    uint64_t took = time_ns() - t0;
+    ST_ASSERT(t, took < 10000 * MS, "close waited %lu ms for data the peer had acknowledged", (unsigned long)(took / MS));
+    if (!drain_to_eof(t, e, s, 0, 1000)) return;
+    SC(SYS_close, (uint64_t)s);
+    SC(SYS_close, (uint64_t)l);
+}
+
+static int64_t signal_after_100ms(void *arg) {
+    task_sleep_ns(100 * MS);
+    return thread_signal(arg, SIGUSR1);
+}
+
+/* A signal ends a lingering close; the connection still delivers its data. */
+SK_TEST(linger_signal_ends_wait) {
+    int l, c, s;
+    if (!tcp_pair(t, e, AF4, &l, &c, &s)) return;
+    uint32_t sent = fill_until_full(e, c);
+    SC(SYS_setsockopt, (uint64_t)c, SOL_SOCKET_K, SO_LINGER_K, linger_val(e, 1, 30), 8);
+    struct process *p = proc_current();
+    p->sigactions[SIGUSR1 - 1].handler = 0x10000;   /* caught: the signal is posted, not discarded */
+    tid_t id = task_create("st-linger-sig", signal_after_100ms, task_current(), PRIO_NORMAL);
+    ST_ASSERT(t, id >= 0, "task_create %d", id);
+    uint64_t t0 = time_ns();
+    SC(SYS_close, (uint64_t)c);
+    uint64_t took = time_ns() - t0;
+    int64_t ex = -1;
+    task_join(id, &ex);
+    /* the helper has ended: nothing else signals this test task, so clearing is safe */
+    uthread_current()->sig_pending = 0;
+    p->sig_pending = 0;
+    task_current()->sigpending = false;
+    p->sigactions[SIGUSR1 - 1].handler = 0;
+    ST_ASSERT(t, ex == 0, "thread_signal %ld", (long)ex);
+    ST_ASSERT(t, took < 10000 * MS, "the signal did not end the 30 s linger (%lu ms)", (unsigned long)(took / MS));
+    if (!drain_to_eof(t, e, s, 0, sent)) return;
+    SC(SYS_close, (uint64_t)s);
+    SC(SYS_close, (uint64_t)l);
+}
+
+/* ---- MSG_PEEK, MSG_WAITALL ---- */
+SK_TEST(peek_tcp) {
+    int l, c, s;
+    if (!tcp_pair(t, e, AF4, &l, &c, &s)) return;
+    uint64_t m = ualloc(e, 16), b = ualloc(e, 16);
+    uput(m, "hello", 5);
+    ST_ASSERT(t, SC(SYS_sendto, (uint64_t)c, m, 5, 0, 0, 0) == 5, "send");
+    short rev;
+    ST_ASSERT(t, poll1(e, s, POLLIN, 2000, &rev) == 1, "data arrives");
+    char g[16] = {0};
+    int64_t r = SC(SYS_recvfrom, (uint64_t)s, b, 3, MSG_PEEK_K, 0, 0);
+    uget(b, g, 3);
+    ST_ASSERT(t, r == 3 && !memcmp(g, "hel", 3), "peek 3: %ld '%s'", (long)r, g);
+    r = SC(SYS_recvfrom, (uint64_t)s, b, 16, MSG_PEEK_K, 0, 0);
+    uget(b, g, 5);
+    ST_ASSERT(t, r == 5 && !memcmp(g, "hello", 5), "peek 16: %ld", (long)r);
+    uint64_t fio = uint_at(e, 0);
+    SC(SYS_ioctl, (uint64_t)s, 0x541B, fio);
+    uint32_t q;
+    uget(fio, &q, 4);
+    ST_ASSERT(t, q == 5, "FIONREAD after peeks %u", q);
+    memset(g, 0, sizeof g);
+    r = SC(SYS_recvfrom, (uint64_t)s, b, 16, 0, 0, 0);
+    uget(b, g, 5);
+    ST_ASSERT(t, r == 5 && !memcmp(g, "hello", 5), "recv: %ld", (long)r);
+    uint64_t t0 = time_ns();
+    r = SC(SYS_recvfrom, (uint64_t)s, b, 16, MSG_PEEK_K, 0, 0);   /* s is non-blocking */
+    ST_ASSERT(t, r == -KEAGAIN && time_ns() - t0 < MS, "peek on empty: %ld", (long)r);
+    r = SC(SYS_recvfrom, (uint64_t)c, b, 16, MSG_PEEK_K | MSG_DONTWAIT_K, 0, 0);
+    ST_ASSERT(t, r == -KEAGAIN, "peek MSG_DONTWAIT on empty: %ld", (long)r);
+    /* MSG_WAITALL on a blocking socket: two sends, one receive of both */
+    SC(SYS_fcntl, (uint64_t)s, 4, 0);
+    uput(m, "abcdef", 6);
+    SC(SYS_sendto, (uint64_t)c, m, 3, 0, 0, 0);
+    SC(SYS_sendto, (uint64_t)c, m + 3, 3, 0, 0, 0);
+    r = SC(SYS_recvfrom, (uint64_t)s, b, 6, MSG_WAITALL_K, 0, 0);
+    uget(b, g, 6);
+    ST_ASSERT(t, r == 6 && !memcmp(g, "abcdef", 6), "MSG_WAITALL: %ld", (long)r);
+    SC(SYS_close, (uint64_t)c);
+    SC(SYS_close, (uint64_t)s);
+    SC(SYS_close, (uint64_t)l);
+}
+
+static void peek_udp(struct selftest_ctx *t, struct env *e, int af) {
+    int a = (int)SC(SYS_socket, (uint64_t)af, DG | NB, 0), b = (int)SC(SYS_socket, (uint64_t)af, DG, 0);
+    ST_ASSERT(t, a >= 0 && b >= 0, "sockets");
+    size_t sl = af == AF4 ? 16 : 28;
+    SC(SYS_bind, (uint64_t)a, af == AF4 ? sa4(e, 0x7f000001, 0) : sa6(e, true, 0), sl);
+    uint16_t pa = port_of(e, a);
+    uint64_t dst = af == AF4 ? sa4(e, 0x7f000001, pa) : sa6(e, true, pa);
+    uint64_t m = ualloc(e, 16), buf = ualloc(e, 16), from = ualloc(e, 28), fl = uint_at(e, 28);
+    uput(m, "first!second", 12);
+    SC(SYS_sendto, (uint64_t)b, m, 6, 0, dst, sl);
+    SC(SYS_sendto, (uint64_t)b, m + 6, 6, 0, dst, sl);
+    short rev;
+    ST_ASSERT(t, poll1(e, a, POLLIN, 2000, &rev) == 1, "datagram arrives");
+    task_sleep_ns(20 * MS);                      /* the second one too */
+    char g[16] = {0};
+    int64_t r = SC(SYS_recvfrom, (uint64_t)a, buf, 3, MSG_PEEK_K | MSG_TRUNC_K, from, fl);
+    uget(buf, g, 3);
+    uint8_t fb[28];
+    uget(from, fb, 28);
+    ST_ASSERT(t, r == 6 && !memcmp(g, "fir", 3), "peek 3 with MSG_TRUNC: %ld '%s'", (long)r, g);
+    ST_ASSERT(t, fb[0] == af && net_get16(fb + 2) == port_of(e, b), "peeked sender");
+    r = SC(SYS_recvfrom, (uint64_t)a, buf, 16, MSG_PEEK_K, 0, 0);
+    ST_ASSERT(t, r == 6, "peek again: %ld", (long)r);
+    r = SC(SYS_recvfrom, (uint64_t)a, buf, 16, 0, 0, 0);
+    uget(buf, g, 6);
+    ST_ASSERT(t, r == 6 && !memcmp(g, "first!", 6), "recv first: %ld", (long)r);
+    r = SC(SYS_recvfrom, (uint64_t)a, buf, 16, 0, 0, 0);
+    uget(buf, g, 6);
+    ST_ASSERT(t, r == 6 && !memcmp(g, "second", 6), "recv second: %ld", (long)r);
+    r = SC(SYS_recvfrom, (uint64_t)a, buf, 16, MSG_PEEK_K, 0, 0);
+    ST_ASSERT(t, r == -KEAGAIN, "peek on empty: %ld", (long)r);
+    SC(SYS_close, (uint64_t)a);
+    SC(SYS_close, (uint64_t)b);
+}
+SK_TEST(peek_udp_v4) { peek_udp(t, e, AF4); }
+SK_TEST(peek_udp_v6) { peek_udp(t, e, AF6); }
+
+/* ---- TCP connect to itself (RFC 9293 §3.5 simultaneous open with one socket) ---- */
+SK_TEST(tcp_self_connect) {
+    int c = (int)SC(SYS_socket, AF4, ST, 0);
+    ST_ASSERT(t, c >= 0, "socket");
+    ST_ASSERT(t, SC(SYS_bind, (uint64_t)c, sa4(e, 0x7f000001, 0), 16) == 0, "bind");
+    uint16_t p = port_of(e, c);
+    int64_t tv[2] = {5, 0};
+    uint64_t utv = ualloc(e, 16);
+    uput(utv, tv, 16);
+    SC(SYS_setsockopt, (uint64_t)c, SOL_SOCKET_K, SO_SNDTIMEO_K, utv, 16);
+    SC(SYS_setsockopt, (uint64_t)c, SOL_SOCKET_K, SO_RCVTIMEO_K, utv, 16);
+    uint64_t t0 = time_ns();
+    int64_t r = SC(SYS_connect, (uint64_t)c, sa4(e, 0x7f000001, p), 16);
+    uint64_t took = time_ns() - t0;
+    ST_ASSERT(t, r == 0, "connect to itself: %ld after %lu ms", (long)r, (unsigned long)(took / MS));
+    uint64_t a = ualloc(e, 16), al = uint_at(e, 16), m = ualloc(e, 8), b = ualloc(e, 8);
+    ST_ASSERT(t, SC(SYS_getpeername, (uint64_t)c, a, al) == 0, "getpeername");
+    uint8_t pb[16];
+    uget(a, pb, 16);
+    ST_ASSERT(t, net_get16(pb + 2) == p, "peer port %u, own %u", net_get16(pb + 2), p);
+    uput(m, "self", 4);
+    ST_ASSERT(t, SC(SYS_sendto, (uint64_t)c, m, 4, 0, 0, 0) == 4, "send");
+    r = SC(SYS_recvfrom, (uint64_t)c, b, 8, 0, 0, 0);
+    char g[8] = {0};
+    uget(b, g, 4);
+    ST_ASSERT(t, r == 4 && !memcmp(g, "self", 4), "recv own data: %ld", (long)r);
+    SC(SYS_close, (uint64_t)c);
+}
+
+/* ---- IPv6 to our own addresses (through lo, like IPv4's) ---- */
+
+/* struct sockaddr_in6 for addr:port. */
+static uint64_t sa6_addr(struct env *e, const uint8_t addr[16], uint16_t port) {
+    uint8_t b[28] = {0};
+    b[0] = AF6;
+    net_put16(b + 2, port);
+    memcpy(b + 8, addr, 16);
+    uint64_t a = ualloc(e, 28);
+    uput(a, b, 28);
+    return a;
+}
+
+/* UDP, TCP and ICMPv6 echo to one of our own IPv6 addresses. */
+static void v6_to_self(struct selftest_ctx *t, struct env *e, const uint8_t addr[16]) {
+    int a = (int)SC(SYS_socket, AF6, DG | NB, 0), b = (int)SC(SYS_socket, AF6, DG, 0);
+    ST_ASSERT(t, a >= 0 && b >= 0, "udp sockets");
+    ST_ASSERT(t, SC(SYS_bind, (uint64_t)a, sa6_addr(e, addr, 0), 28) == 0, "bind to the address");
+    uint64_t m = ualloc(e, 16), buf = ualloc(e, 16), from = ualloc(e, 28), fl = uint_at(e, 28);
+    uput(m, "v6self", 6);
+    int64_t r = SC(SYS_sendto, (uint64_t)b, m, 6, 0, sa6_addr(e, addr, port_of(e, a)), 28);
+    ST_ASSERT(t, r == 6, "udp sendto: %ld", (long)r);
+    short rev;
+    ST_ASSERT(t, poll1(e, a, POLLIN, 2000, &rev) == 1, "udp datagram arrives");
+    r = SC(SYS_recvfrom, (uint64_t)a, buf, 16, 0, from, fl);
+    uint8_t fb[28];
+    uget(from, fb, 28);
+    ST_ASSERT(t, r == 6 && !memcmp(fb + 8, addr, 16), "udp recv %ld from our own address", (long)r);
+    SC(SYS_close, (uint64_t)a);
+    SC(SYS_close, (uint64_t)b);
+    int l = (int)SC(SYS_socket, AF6, ST, 0), c = (int)SC(SYS_socket, AF6, ST, 0);
+    ST_ASSERT(t, l >= 0 && c >= 0, "tcp sockets");
+    SC(SYS_bind, (uint64_t)l, sa6(e, false, 0), 28);
+    ST_ASSERT(t, SC(SYS_listen, (uint64_t)l, 4) == 0, "listen on [::]");
+    int64_t tv[2] = {5, 0};
+    uint64_t utv = ualloc(e, 16);
+    uput(utv, tv, 16);
+    SC(SYS_setsockopt, (uint64_t)c, SOL_SOCKET_K, SO_SNDTIMEO_K, utv, 16);
+    r = SC(SYS_connect, (uint64_t)c, sa6_addr(e, addr, port_of(e, l)), 28);
+    ST_ASSERT(t, r == 0, "tcp connect: %ld", (long)r);
+    int s = (int)SC(SYS_accept, (uint64_t)l, 0, 0);
+    ST_ASSERT(t, s >= 0, "accept %d", s);
+    ST_ASSERT(t, SC(SYS_sendto, (uint64_t)c, m, 6, 0, 0, 0) == 6, "tcp send");
+    SC(SYS_setsockopt, (uint64_t)s, SOL_SOCKET_K, SO_RCVTIMEO_K, utv, 16);
+    r = SC(SYS_recvfrom, (uint64_t)s, buf, 16, MSG_WAITALL_K, 0, 0);
+    char g[8] = {0};
+    uget(buf, g, 6);
+    ST_ASSERT(t, r == 6 && !memcmp(g, "v6self", 6), "tcp recv %ld", (long)r);
+    SC(SYS_close, (uint64_t)c);
+    SC(SYS_close, (uint64_t)s);
+    SC(SYS_close, (uint64_t)l);
+    ping_roundtrip(t, e, AF6, sa6_addr(e, addr, 0), 28, 11, 2000);
+}
+
+/* ::1 and eth0's link-local and global addresses, all through lo; there is no "lo6". */
+SK_TEST(ipv6_own_addresses) {
+    ST_ASSERT(t, netif_find("lo6") == NULL, "a separate lo6 interface exists");
+    static const uint8_t loop6[16] = {[15] = 1};
+    v6_to_self(t, e, loop6);
+    struct netif *nif = netif_find("eth0");
+    ST_ASSERT(t, nif && nif->ip6_ll_valid, "eth0 has no IPv6 link-local address");
+    v6_to_self(t, e, nif->ip6_ll);
+    uint64_t t0 = time_ns();
+    while (!nif->ip6_global_valid && time_ns() - t0 < 20000 * MS) task_sleep_ns(50 * MS);
+    ST_ASSERT(t, nif->ip6_global_valid, "eth0 got no global IPv6 address (SLAAC) in 20 s");
+    v6_to_self(t, e, nif->ip6_global);
+}
+
+/* ---- /proc/net: each socket in one table, by its family ---- */
+
+/* Reads a whole (small) file through the system calls into a kmalloc'd string; NULL on error. */
+static char *read_file(struct env *e, const char *path) {
+    size_t pl = strlen(path) + 1, cap = 65536;
+    uint64_t up = ualloc(e, pl), ub = ualloc(e, cap);
+    uput(up, path, pl);
+    int fd = (int)SC(SYS_open, up, 0, 0);
+    if (fd < 0) return NULL;
+    size_t n = 0;
+    int64_t r;
+    while (n < cap - 1 && (r = SC(SYS_read, (uint64_t)fd, ub + n, cap - 1 - n)) > 0) n += (size_t)r;
+    SC(SYS_close, (uint64_t)fd);
+    char *k = kmalloc(n + 1);
+    if (!k) return NULL;
+    uget(ub, k, n);
+    k[n] = '\0';
+    return k;
+}
+
+/* Does text contain fmt formatted with a and b? */
+static bool has(const char *text, const char *fmt, unsigned a, unsigned b) {
+    char needle[128];
+    ksnprintf(needle, sizeof needle, fmt, a, b);
+    size_t n = strlen(needle);
+    for (; *text; text++)
+        if (strncmp(text, needle, n) == 0) return true;
+    return false;
+}
+
+SK_TEST(proc_net_one_table) {
+    int l4 = (int)SC(SYS_socket, AF4, ST, 0), l6 = (int)SC(SYS_socket, AF6, ST, 0);
+    SC(SYS_bind, (uint64_t)l4, sa4(e, 0, 0), 16);
+    SC(SYS_bind, (uint64_t)l6, sa6(e, false, 0), 28);
+    ST_ASSERT(t, SC(SYS_listen, (uint64_t)l4, 2) == 0 && SC(SYS_listen, (uint64_t)l6, 2) == 0, "listeners");
+    unsigned p4 = port_of(e, l4), p6 = port_of(e, l6);
+    int c = (int)SC(SYS_socket, AF4, ST, 0);
+    int64_t tv[2] = {5, 0};
+    uint64_t utv = ualloc(e, 16);
+    uput(utv, tv, 16);
+    SC(SYS_setsockopt, (uint64_t)c, SOL_SOCKET_K, SO_SNDTIMEO_K, utv, 16);
+    ST_ASSERT(t, SC(SYS_connect, (uint64_t)c, sa4(e, 0x7f000001, p6), 16) == 0, "connect to the dual-stack listener");
+    int s = (int)SC(SYS_accept, (uint64_t)l6, 0, 0);
+    ST_ASSERT(t, s >= 0, "accept %d", s);
+    unsigned pc = port_of(e, c);
+    char *tcp = read_file(e, "/proc/net/tcp"), *tcp6 = read_file(e, "/proc/net/tcp6");
+    bool ok = tcp && tcp6;
+    bool l4_in4 = ok && has(tcp, ": 00000000:%04X 00000000:0000 0A", p4, 0);
+    bool l4_in6 = ok && has(tcp6, ":%04X 00000000000000000000000000000000:0000 0A", p4, 0);
+    bool l6_in6 = ok && has(tcp6, ": 00000000000000000000000000000000:%04X 00000000000000000000000000000000:0000 0A", p6, 0);
+    bool l6_in4 = ok && has(tcp, ":%04X 00000000:0000 0A", p6, 0);
+    bool c_in4 = ok && has(tcp, ": 0100007F:%04X 0100007F:%04X 01", pc, p6);
+    bool c_in6 = ok && has(tcp6, ":%04X 0000000000000000FFFF00000100007F:%04X", pc, p6);
+    bool s_in6 = ok && has(tcp6, ": 0000000000000000FFFF00000100007F:%04X 0000000000000000FFFF00000100007F:%04X 01", p6, pc);
+    bool s_in4 = ok && has(tcp, ": 0100007F:%04X 0100007F:%04X", p6, pc);
+    kfree(tcp);
+    kfree(tcp6);
+    int fds[] = {c, s, l4, l6};
+    for (int i = 0; i < 4; i++) SC(SYS_close, (uint64_t)fds[i]);
+    ST_ASSERT(t, ok, "reading /proc/net/tcp and tcp6");
+    ST_ASSERT(t, l4_in4 && !l4_in6, "AF_INET listener: in tcp %d, in tcp6 %d", l4_in4, l4_in6);
+    ST_ASSERT(t, l6_in6 && !l6_in4, "AF_INET6 listener: in tcp6 %d, in tcp %d", l6_in6, l6_in4);
+    ST_ASSERT(t, c_in4 && !c_in6, "AF_INET client: in tcp %d, in tcp6 %d", c_in4, c_in6);
+    ST_ASSERT(t, s_in6 && !s_in4, "AF_INET6 socket with an IPv4 peer: in tcp6 (v4-mapped) %d, in tcp %d", s_in6, s_in4);
 }

@@ -234,7 +234,7 @@ static int64_t recv_user(struct vfs_file *f, uint64_t ubuf, size_t len, int flag
         if (got && copy_to_user((void *)(ubuf + done), kb, got) < 0) { err = -KEFAULT; break; }
         if ((size_t)r > n) return kfree(kb), r;  /* MSG_TRUNC: the datagram's real length */
         done += got;
-        if (got < n || !(flags & MSG_WAITALL_K)) break;
+        if (got < n || !(flags & MSG_WAITALL_K) || (flags & MSG_PEEK_K)) break;   /* a peek copies once */
     } while (done < len);
     kfree(kb);
     return done ? (int64_t)done : err;

@@ -287,7 +287,8 @@ static uint32_t rcv_data(const struct tcp_conn *c) {
     return c->rcv_nxt - c->rcv_user - (c->rcv_fin ? 1 : 0);
 }
 
-int64_t tcp_recv(struct tcp_conn *c, void *buf, size_t len) {
+/* tcp_recv and tcp_peek: copies up to len bytes; peek leaves them in the buffer. */
+static int64_t recv_copy(struct tcp_conn *c, void *buf, size_t len, bool peek) {
     int64_t r;
     LOCK();
     uint32_t avail = rcv_data(c);
@@ -302,8 +303,9 @@ int64_t tcp_recv(struct tcp_conn *c, void *buf, size_t len) {
         uint32_t first = MIN(n, c->rcvbuf_size - off);
         memcpy(buf, c->rcvbuf + off, first);
         if (first < n) memcpy((uint8_t *)buf + first, c->rcvbuf, n - first);
-        c->rcv_user += n;
         r = n;
+        if (peek) goto out;
+        c->rcv_user += n;
         /* Window update when the window opens enough (RFC 9293 §3.8.6.2.2). */
         uint32_t edge = c->rcv_nxt + tcp_rcv_space(c);
         if (!c->rcv_fin && (c->state == TCP_ESTABLISHED || c->state == TCP_FIN_WAIT_1 ||
@@ -313,9 +315,13 @@ int64_t tcp_recv(struct tcp_conn *c, void *buf, size_t len) {
             tcp_output(c, tcp_now());
         }
     }
+out:
     UNLOCK();
     return r;
 }
+
+int64_t tcp_recv(struct tcp_conn *c, void *buf, size_t len) { return recv_copy(c, buf, len, false); }
+int64_t tcp_peek(struct tcp_conn *c, void *buf, size_t len) { return recv_copy(c, buf, len, true); }
 
 /* SHUT_WR with the lock held. */
 static void shut_wr(struct tcp_conn *c, uint64_t now) {
@@ -395,6 +401,14 @@ void tcp_abort(struct tcp_conn *c) {
 bool tcp_readable(const struct tcp_conn *c) {
     if (c->state == TCP_LISTEN) return c->accept_head != NULL;
     return rcv_data(c) > 0 || c->rcv_fin || c->rd_shut || c->error || c->state == TCP_CLOSED;
+}
+
+bool tcp_send_done(const struct tcp_conn *c) {
+    switch (c->state) {
+    case TCP_CLOSED: case TCP_LISTEN: case TCP_FIN_WAIT_2: case TCP_TIME_WAIT: return true;
+    case TCP_SYN_SENT: case TCP_SYN_RECEIVED: return false;
+    default: return c->snd_una == c->snd_end + (c->fin_queued ? 1 : 0);
+    }
 }
 
 bool tcp_writable(const struct tcp_conn *c) {

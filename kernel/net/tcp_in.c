@@ -101,6 +101,7 @@ static void listen_input(struct tcp_conn *l, const struct seg *s, const struct n
     c->rport = s->sport;
     c->passive = true;
     c->nodelay = l->nodelay;
+    c->owner_family = l->owner_family;
     c->parent = l;
     l->n_pending++;
     c->state = TCP_SYN_RECEIVED;
@@ -348,10 +349,18 @@ void tcp_segment_arrives(struct tcp_conn *c, struct pkt *p, const struct net_add
     bool zero_wnd_ack = !ok && wnd == 0 && s.seq == c->rcv_nxt && (s.flags & TCP_ACK);
     if (!ok && !zero_wnd_ack) {
         if (s.flags & TCP_RST) return;
-        if (c->state == TCP_SYN_RECEIVED && (s.flags & TCP_SYN) && s.seq == c->irs)
-            tcp_send_seg(c, c->iss, TCP_SYN | TCP_ACK, 0, now);     /* our SYN-ACK was lost */
-        else
-            c->ack_now = true;
+        if (c->state == TCP_SYN_RECEIVED && (s.flags & TCP_SYN) && s.seq == c->irs) {
+            if (!(s.flags & TCP_ACK)) {
+                tcp_send_seg(c, c->iss, TCP_SYN | TCP_ACK, 0, now);     /* our SYN-ACK was lost */
+            } else {
+                /* Simultaneous open (RFC 9293 §3.5, figure 7): the peer's SYN-ACK repeats the
+                 * SYN we already took; answer with a plain ACK, whose arrival completes the
+                 * handshake on both sides (also a socket connected to itself). */
+                tcp_send_ack(c, now);
+            }
+            return;
+        }
+        c->ack_now = true;
         if (c->state == TCP_TIME_WAIT && (s.flags & TCP_FIN)) tcp_enter_time_wait(c, now);
         tcp_output(c, now);
         return;

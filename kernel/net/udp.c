@@ -210,6 +210,17 @@ badsum:
     pkt_free(p);
 }
 
+/* The addresses and ports stored in front of a queued datagram, for the reader. */
+static void fill_rxinfo(const struct pkt *p, struct udp_rxinfo *info) {
+    struct udp_meta m;
+    memcpy(&m, p->head, sizeof m);
+    info->src = m.src;
+    info->dst = m.dst;
+    info->sport = m.sport;
+    info->dport = m.dport;
+    info->netif = p->netif;
+}
+
 /* Dequeues one datagram; see net_udp.h. */
 struct pkt *udp_recv(struct udp_sock *s, struct udp_rxinfo *info) {
     uint64_t fl = spin_lock_irqsave(&udp_lock);
@@ -221,16 +232,23 @@ struct pkt *udp_recv(struct udp_sock *s, struct udp_rxinfo *info) {
         p->next = NULL;
     }
     spin_unlock_irqrestore(&udp_lock, fl);
-    if (p && info) {
-        struct udp_meta m;
-        memcpy(&m, p->head, sizeof m);
-        info->src = m.src;
-        info->dst = m.dst;
-        info->sport = m.sport;
-        info->dport = m.dport;
-        info->netif = p->netif;
-    }
+    if (p && info) fill_rxinfo(p, info);
     return p;
+}
+
+/* Copies the oldest datagram without dequeuing it (MSG_PEEK); see net_udp.h. */
+int64_t udp_peek(struct udp_sock *s, void *buf, size_t len, struct udp_rxinfo *info) {
+    uint64_t fl = spin_lock_irqsave(&udp_lock);
+    struct pkt *p = s->rx_head;
+    int64_t full = -KEAGAIN;
+    if (p) {
+        full = p->len;
+        if (len > p->len) len = p->len;
+        if (len) memcpy(buf, p->data, len);
+        if (info) fill_rxinfo(p, info);
+    }
+    spin_unlock_irqrestore(&udp_lock, fl);
+    return full;
 }
 
 /* Queue length for poll. */

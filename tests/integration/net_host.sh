@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # net_host.sh: runs SABOS's network programs (build/user/bin/{nc,wget,ping,host,ifconfig,
-# netstat,selftest_net}, musl-static, `make user`) on the host Linux against servers this script
-# starts on 127.0.0.1 and ::1 only: nc pairs (TCP v4/v6, UDP), a real HTTP server
-# (python3 -m http.server, else busybox httpd), a canned HTTP server that sends malformed
-# responses (python3), a tiny DNS responder (python3). No network beyond loopback is used.
+# netstat,selftest_net,tcpxfer,sha256sum}, musl-static, `make user`) on the host Linux against
+# servers this script starts on 127.0.0.1 and ::1 only: nc pairs (TCP v4/v6, UDP), a real HTTP
+# server (python3 -m http.server, else busybox httpd), a canned HTTP server that sends malformed
+# responses (python3), a tiny DNS responder (python3), build/tcpsink for tcpxfer (and our own nc
+# as a misbehaving tcpsink). sha256sum is compared with the host's. No network beyond loopback
+# is used.
 # Prints one "[PASS] net_host.NAME" / "[FAIL] net_host.NAME: why" / "[SKIP] net_host.NAME: why"
 # line per check and exits 0 only when nothing failed. Every command runs under `timeout`.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin="$root/build/user/bin"
-for p in nc wget ping host ifconfig netstat selftest_net; do
+for p in nc wget ping host ifconfig netstat selftest_net tcpxfer sha256sum; do
     [ -x "$bin/$p" ] || { echo "[FAIL] net_host.build: $bin/$p missing (run make user)"; exit 1; }
 done
 scratch=$(mktemp -d /tmp/net-host.XXXXXX) || { echo "[FAIL] net_host: mktemp"; exit 1; }
@@ -230,6 +232,117 @@ out=$(timeout 10 "$bin/netstat" -tln); rc=$?
 out=$(timeout 10 "$bin/netstat" -tn); rc=$?
 [ $rc = 0 ] && ! echo "$out" | grep -q LISTEN && pass netstat_no_listen_by_default || fail netstat_no_listen_by_default "rc $rc"
 kill $sp 2>/dev/null
+
+# ---- tcpxfer against build/tcpsink (same pattern, same SHA-256) ----
+sink="$root/build/tcpsink"
+if [ -x "$sink" ]; then
+    sink_sha() { "$sink" -g "$1" | sha256sum | cut -d' ' -f1; }
+    # xfer NAME PORT 'SERVER ARGS' 'TCPXFER ARGS' EXPECTED-RC LINE-REGEX: starts tcpsink on PORT,
+    # runs tcpxfer, checks its exit status and last stdout line, and that tcpsink agreed (rc 0).
+    xfer() {
+        local name=$1 port=$2 srv=$3 cli=$4 want_rc=$5 re=$6
+        timeout 60 "$sink" -p "$port" $srv -t 50 -q > "$scratch/$name.sink" 2>&1 & local sp=$!; pids+=($sp)
+        wait_tcp "$port" || { fail "$name" "tcpsink did not start: $(cat "$scratch/$name.sink")"; return; }
+        local out rc last src
+        out=$(timeout 60 "$bin/tcpxfer" -t 50 $cli 2>"$scratch/$name.err"); rc=$?
+        last=$(printf '%s\n' "$out" | tail -n 1)
+        wait $sp; src=$?
+        if [ $rc != "$want_rc" ]; then fail "$name" "rc $rc (want $want_rc): '$last' $(cat "$scratch/$name.err")"
+        elif ! [[ $last =~ $re ]]; then fail "$name" "last line '$last' does not match '$re'"
+        elif [ "$want_rc" = 0 ] && [ $src != 0 ]; then fail "$name" "tcpsink rc $src: $(cat "$scratch/$name.sink")"
+        else pass "$name"; fi
+    }
+    ms='[0-9]+ ms'; mbps='[0-9]+\.[0-9] MB/s'
+    sha1m=$(sink_sha 1M); sha3m=$(sink_sha 3M)
+    xfer tcpxfer_get4 $((base + 11)) "-b 127.0.0.1 -s 1M -n 1" "get 127.0.0.1 $((base + 11)) 1M" 0 \
+        "^tcpxfer: get ok 1048576 bytes $ms $mbps sha256 $sha1m\$"
+    xfer tcpxfer_get6_any_length $((base + 12)) "-b ::1 -s 3M -n 1" "-6 get ::1 $((base + 12))" 0 \
+        "^tcpxfer: get ok 3145728 bytes $ms $mbps sha256 $sha3m\$"
+    xfer tcpxfer_put4 $((base + 13)) "-b 127.0.0.1 -x 3M -n 1" "put 127.0.0.1 $((base + 13)) 3M" 0 \
+        "^tcpxfer: put ok 3145728 bytes $ms $mbps sha256 $sha3m\$"
+    xfer tcpxfer_put6 $((base + 14)) "-6 -x 1M -n 1" "put ::1 $((base + 14)) 1024K" 0 \
+        "^tcpxfer: put ok 1048576 bytes $ms $mbps sha256 $sha1m\$"
+    xfer tcpxfer_echo_50x64k $((base + 15)) "-b 127.0.0.1 -e -n 50" "echo 127.0.0.1 $((base + 15)) 50 64K" 0 \
+        "^tcpxfer: echo ok 50 connections 3276800 bytes $ms\$"
+    xfer tcpxfer_echo6 $((base + 16)) "-b ::1 -e -n 8" "echo ::1 $((base + 16)) 8 300000" 0 \
+        "^tcpxfer: echo ok 8 connections 2400000 bytes $ms\$"
+    xfer tcpxfer_conn $((base + 17)) "-e -n 30" "conn localhost $((base + 17)) 30" 0 \
+        "^tcpxfer: conn ok 30 connections $ms [0-9]+\.[0-9] per s\$"
+    # hostile and failing cases
+    xfer tcpxfer_short_transfer $((base + 18)) "-b 127.0.0.1 -s 1000 -n 1" "get 127.0.0.1 $((base + 18)) 2000" 1 \
+        '^tcpxfer: get FAIL short transfer: 1000 of 2000 bytes$'
+    xfer tcpxfer_long_transfer $((base + 18)) "-b 127.0.0.1 -s 3000 -n 1" "get 127.0.0.1 $((base + 18)) 2000" 1 \
+        '^tcpxfer: get FAIL long transfer: more than 2000 bytes$'
+    xfer tcpxfer_echo_wrong_server $((base + 19)) "-b 127.0.0.1 -s 100K -n 1" "echo 127.0.0.1 $((base + 19)) 1 1K" 1 \
+        '^tcpxfer: echo FAIL (pattern-bad@|server disagreed|short transfer)'
+    out=$(timeout 10 "$bin/tcpxfer" get 127.0.0.1 $((base + 4)) 2>&1); rc=$?
+    [ $rc = 1 ] && [ "$(printf '%s\n' "$out" | tail -n 1)" = "tcpxfer: get FAIL connection refused" ] \
+        && pass tcpxfer_refused || fail tcpxfer_refused "rc $rc out '$out'"
+    out=$(timeout 20 "$bin/tcpxfer" conn no.such.host.invalid 80 1 2>&1); rc=$?
+    [ $rc = 1 ] && [[ $out == "tcpxfer: conn FAIL cannot resolve no.such.host.invalid"* ]] \
+        && pass tcpxfer_bad_host || fail tcpxfer_bad_host "rc $rc out '$out'"
+    why=""
+    for a in "" "get" "get 127.0.0.1" "get 127.0.0.1 0" "get 127.0.0.1 65536" "get 127.0.0.1 8x" \
+             "get 127.0.0.1 80 1X" "get 127.0.0.1 80 -5" "get 127.0.0.1 80 99999999999G" "get 127.0.0.1 80 1 2" \
+             "put 127.0.0.1 80" "echo 127.0.0.1 80 0 1K" "echo 127.0.0.1 80 5" "echo 127.0.0.1 80 99999 1K" \
+             "conn 127.0.0.1 80 0" "conn 127.0.0.1 80" "frob 127.0.0.1 80" "-t 0 get 127.0.0.1 80" \
+             "-t x get 127.0.0.1 80" "-z get 127.0.0.1 80"; do
+        out=$(timeout 5 "$bin/tcpxfer" $a 2>"$scratch/args.err"); rc=$?
+        [ $rc = 2 ] && [ -z "$out" ] && grep -q usage "$scratch/args.err" || { why="'$a': rc $rc out '$out'"; break; }
+    done
+    [ -z "$why" ] && pass tcpxfer_bad_args || fail tcpxfer_bad_args "$why"
+    # A server whose byte 1000 is wrong (our nc serving a doctored pattern file).
+    "$sink" -g 4000 > "$scratch/bad.pat"
+    b=$(od -An -tu1 -j1000 -N1 "$scratch/bad.pat" | tr -d ' ')
+    printf "\\$(printf %03o $(((b + 1) & 255)))" | dd of="$scratch/bad.pat" bs=1 seek=1000 conv=notrunc 2>/dev/null
+    port=$((base + 20))
+    timeout 10 "$bin/nc" -N -l -p $port < "$scratch/bad.pat" > /dev/null & sp=$!; pids+=($sp)
+    wait_tcp $port
+    out=$(timeout 10 "$bin/tcpxfer" get 127.0.0.1 $port 4000); rc=$?
+    kill $sp 2>/dev/null
+    [ $rc = 1 ] && [ "$out" = "tcpxfer: get FAIL pattern-bad@1000" ] && pass tcpxfer_pattern_bad \
+        || fail tcpxfer_pattern_bad "rc $rc out '$out'"
+    # A server that answers a put with the wrong line.
+    port=$((base + 21))
+    printf '100 0000 pattern-ok\n' | timeout 10 "$bin/nc" -N -l -p $port > /dev/null & sp=$!; pids+=($sp)
+    wait_tcp $port
+    out=$(timeout 10 "$bin/tcpxfer" put 127.0.0.1 $port 100); rc=$?
+    kill $sp 2>/dev/null
+    [ $rc = 1 ] && [[ $out == "tcpxfer: put FAIL server disagreed: "* ]] && pass tcpxfer_server_disagreed \
+        || fail tcpxfer_server_disagreed "rc $rc out '$out'"
+    # A server that accepts and stays silent: -t bounds the run.
+    port=$((base + 22))
+    sleep 8 | timeout 10 "$bin/nc" -l -p $port > /dev/null & sp=$!; pids+=($sp)
+    wait_tcp $port
+    t0=$(date +%s%N)
+    out=$(timeout 10 "$bin/tcpxfer" -t 1 get 127.0.0.1 $port); rc=$?
+    took=$(( ($(date +%s%N) - t0) / 1000000 ))
+    kill $sp 2>/dev/null
+    [ $rc = 1 ] && [ "$out" = "tcpxfer: get FAIL timed out" ] && [ $took -lt 5000 ] && pass tcpxfer_time_limit \
+        || fail tcpxfer_time_limit "rc $rc after $took ms, out '$out'"
+else
+    skip tcpxfer "build/tcpsink missing (make images)"
+fi
+
+# ---- sha256sum against the host's ----
+sd="$scratch/sums"; mkdir -p "$sd"
+: > "$sd/empty"; printf a > "$sd/one"
+for n in 55 56 63 64 65 1048576; do head -c $n /dev/urandom > "$sd/r$n"; done
+why=""
+for f in "$sd"/*; do
+    got=$(timeout 10 "$bin/sha256sum" "$f"); want=$(sha256sum "$f")
+    [ "$got" = "$want" ] || { why="$f: '$got' want '$want'"; break; }
+done
+[ -z "$why" ] && pass sha256sum_files || fail sha256sum_files "$why"
+got=$(timeout 10 "$bin/sha256sum" < "$sd/r1048576"); want=$(sha256sum < "$sd/r1048576")
+got2=$(timeout 10 "$bin/sha256sum" - < "$sd/one"); want2=$(sha256sum - < "$sd/one")
+[ "$got" = "$want" ] && [ "$got2" = "$want2" ] && pass sha256sum_stdin || fail sha256sum_stdin "'$got' / '$got2'"
+got=$(cd "$sd" && timeout 10 "$bin/sha256sum" one nosuch empty 2>"$scratch/sum.err"); rc=$?
+want=$(cd "$sd" && sha256sum one empty)
+[ $rc = 1 ] && [ "$got" = "$want" ] && grep -q "^sha256sum: nosuch: No such file or directory" "$scratch/sum.err" \
+    && pass sha256sum_missing_file || fail sha256sum_missing_file "rc $rc out '$got' err '$(cat "$scratch/sum.err")'"
+timeout 10 "$bin/sha256sum" "$sd" >/dev/null 2>&1; rc=$?
+[ $rc = 1 ] && pass sha256sum_directory || fail sha256sum_directory "rc $rc"
 
 # ---- selftest_net ----
 if [ -n "$PY" ]; then

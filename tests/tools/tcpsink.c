@@ -1,7 +1,7 @@
 /*
  * tcpsink: the host-side TCP peer for the network tests (docs/network.md, "Test network").
  * Follows POSIX sockets/poll (IEEE Std 1003.1-2017) and RFC 3493 (IPv6 sockets, IPV6_V6ONLY);
- * the SHA-256 is our own, written from FIPS 180-4 section 6.2.
+ * the SHA-256 (FIPS 180-4) is user/include/sha256.h, shared with tcpxfer and sha256sum.
  *
  *   tcpsink [-p PORT] [-4|-6] [-b ADDR] (-s BYTES | -r | -x BYTES | -e) [-n CONNS]
  *           [-t SECONDS] [-i SECONDS] [-q]
@@ -43,79 +43,7 @@
 #include <time.h>
 #include <unistd.h>
 
-/* ---- SHA-256 (FIPS 180-4) ---- */
-struct sha256 { uint32_t h[8]; uint64_t len; uint8_t buf[64]; size_t n; };
-static const uint32_t K256[64] = {
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
-#define ROR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
-
-static void sha_init(struct sha256 *s)
-{
-    static const uint32_t h0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                                   0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-    memcpy(s->h, h0, sizeof h0);
-    s->len = 0;
-    s->n = 0;
-}
-
-static void sha_block(struct sha256 *s, const uint8_t *p)
-{
-    uint32_t w[64], a, b, c, d, e, f, g, h;
-    for (int i = 0; i < 16; i++)
-        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 | (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
-    for (int i = 16; i < 64; i++) {
-        uint32_t s0 = ROR(w[i - 15], 7) ^ ROR(w[i - 15], 18) ^ (w[i - 15] >> 3);
-        uint32_t s1 = ROR(w[i - 2], 17) ^ ROR(w[i - 2], 19) ^ (w[i - 2] >> 10);
-        w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-    }
-    a = s->h[0]; b = s->h[1]; c = s->h[2]; d = s->h[3];
-    e = s->h[4]; f = s->h[5]; g = s->h[6]; h = s->h[7];
-    for (int i = 0; i < 64; i++) {
-        uint32_t t1 = h + (ROR(e, 6) ^ ROR(e, 11) ^ ROR(e, 25)) + ((e & f) ^ (~e & g)) + K256[i] + w[i];
-        uint32_t t2 = (ROR(a, 2) ^ ROR(a, 13) ^ ROR(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
-        h = g; g = f; f = e; e = d + t1; d = c; c = b; b = a; a = t1 + t2;
-    }
-    s->h[0] += a; s->h[1] += b; s->h[2] += c; s->h[3] += d;
-    s->h[4] += e; s->h[5] += f; s->h[6] += g; s->h[7] += h;
-}
-
-static void sha_update(struct sha256 *s, const uint8_t *p, size_t len)
-{
-    s->len += len;
-    if (s->n) {
-        size_t take = 64 - s->n < len ? 64 - s->n : len;
-        memcpy(s->buf + s->n, p, take);
-        s->n += take; p += take; len -= take;
-        if (s->n < 64)
-            return;
-        sha_block(s, s->buf);
-        s->n = 0;
-    }
-    for (; len >= 64; p += 64, len -= 64)
-        sha_block(s, p);
-    memcpy(s->buf, p, len);
-    s->n = len;
-}
-
-/* Writes the digest as 64 lower-case hex digits and a NUL into out[65]. */
-static void sha_hex(struct sha256 *s, char out[65])
-{
-    uint64_t bits = s->len * 8;
-    uint8_t pad[72] = {0x80};
-    size_t padlen = (s->n < 56 ? 56 : 120) - s->n;
-    for (int i = 0; i < 8; i++)
-        pad[padlen + i] = (uint8_t)(bits >> (56 - 8 * i));
-    sha_update(s, pad, padlen + 8);
-    for (int i = 0; i < 32; i++)
-        sprintf(out + 2 * i, "%02x", (s->h[i / 4] >> (24 - 8 * (i % 4))) & 0xff);
-}
+#include "../../user/include/sha256.h" /* shared with the guest programs */
 
 /* ---- the pattern ---- */
 static inline uint8_t pattern(uint64_t i) { return (uint8_t)(((uint32_t)i * 2654435761u) >> 24); }
@@ -160,7 +88,7 @@ static void finish(struct conn *c, const char *why)
     char hex[65];
     int ok = why == NULL;
     const char *m = mode == M_SEND ? "send" : mode == M_RECV ? "recv" : "echo";
-    sha_hex(&c->sha, hex);
+    sha256_final_hex(&c->sha, hex);
     if (ok && mode == M_RECV && size_arg) {
         if (c->bytes != size_arg) { ok = 0; why = "wrong length"; }
         else if (c->bad_at >= 0) { ok = 0; why = "pattern differs"; }
@@ -205,7 +133,7 @@ static int step(struct conn *c, short rev)
             }
             size_t n = size_arg - c->bytes < CBUF ? (size_t)(size_arg - c->bytes) : CBUF;
             for (size_t i = 0; i < n; i++) c->buf[i] = pattern(c->bytes + i);
-            sha_update(&c->sha, c->buf, n);
+            sha256_update(&c->sha, c->buf, n);
             c->bytes += n; c->off = 0; c->len = n;
             continue;
         }
@@ -221,7 +149,7 @@ static int step(struct conn *c, short rev)
             if (mode == M_RECV) {
                 char hex[65];
                 struct sha256 copy = c->sha;
-                sha_hex(&copy, hex);
+                sha256_final_hex(&copy, hex);
                 int n = c->bad_at >= 0
                     ? snprintf((char *)c->buf, CBUF, "%llu %s pattern-bad@%lld\n", (unsigned long long)c->bytes, hex, (long long)c->bad_at)
                     : snprintf((char *)c->buf, CBUF, "%llu %s pattern-ok\n", (unsigned long long)c->bytes, hex);
@@ -236,7 +164,7 @@ static int step(struct conn *c, short rev)
             for (ssize_t i = 0; c->bad_at < 0 && i < r; i++)
                 if (dst[i] != pattern(c->bytes + (uint64_t)i)) c->bad_at = (int64_t)(c->bytes + (uint64_t)i);
         }
-        sha_update(&c->sha, dst, (size_t)r);
+        sha256_update(&c->sha, dst, (size_t)r);
         c->bytes += (uint64_t)r;
         if (mode == M_ECHO) { c->off = 0; c->len = (size_t)r; }
     }
@@ -379,7 +307,7 @@ int main(int argc, char **argv)
                 }
                 snprintf(c->peer, sizeof c->peer, "[%s]:%d", a, p);
                 c->fd = fd; c->id = next_id++; c->st = S_XFER; c->bad_at = -1; c->last = now;
-                sha_init(&c->sha);
+                sha256_init(&c->sha);
                 cs[nc++] = c;
             }
         }

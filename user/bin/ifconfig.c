@@ -7,8 +7,16 @@
  * still listed with their counters, only without addresses -- a documented limitation), and
  * the MTU from the SIOCGIFMTU ioctl (netdevice(7)) when it works.
  *   ifconfig [-a] [IFACE]
- * Exit status 0, or 1 when /proc/net/dev cannot be read or IFACE does not exist. */
+ *   ifconfig IFACE netem [loss PCT] [duplicate PCT] [reorder PCT] [seed N]
+ *   ifconfig IFACE netem off
+ * The netem forms set SABOS's fault injection on IFACE (both directions; docs/network.md,
+ * "Fault injection (netem)") through the SIOCSABOSNETEM ioctl of sabos.h: PCT is "5", "5%" or
+ * "0.5%" (steps of 0.1 %, at most 100); what is not named is 0; "off" sets everything to 0.
+ * The listing shows "netem loss L% duplicate D% reorder R%" while any is non-zero.
+ * Exit status 0, or 1 when /proc/net/dev cannot be read, IFACE does not exist, the netem
+ * arguments are bad or the kernel refuses them. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -20,6 +28,8 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "sabos.h"
 
 static struct ifaddrs *ifa_list;
 
@@ -43,6 +53,94 @@ static int prefix_len(const struct sockaddr_in6 *m) {
     int n = 0;
     for (int i = 0; i < 16; i++) n += __builtin_popcount(m->sin6_addr.s6_addr[i]);
     return n;
+}
+
+/* The SIOCGABOSNETEM answer for interface name: 0, or -1 with errno set. */
+static int get_netem(int sock, const char *name, struct sabos_netem *out) {
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+    memset(out, 0, sizeof(*out));
+    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+    ifr.ifr_data = (char *)out;
+    return ioctl(sock, SIOCGABOSNETEM, &ifr);
+}
+
+/* A percentage "5", "5%" or "0.5%" (one decimal at most, 0..100) in parts per thousand. */
+static bool parse_percent(const char *s, uint16_t *permille) {
+    unsigned whole = 0, tenth = 0;
+    int digits = 0;
+    for (; *s >= '0' && *s <= '9'; s++, digits++) {
+        whole = whole * 10 + (unsigned)(*s - '0');
+        if (whole > 100) return false;
+    }
+    if (*s == '.') {
+        s++;
+        if (*s < '0' || *s > '9') return false;
+        tenth = (unsigned)(*s++ - '0');
+        digits++;
+    }
+    if (*s == '%') s++;
+    if (*s || digits == 0 || whole * 10 + tenth > 1000) return false;
+    *permille = (uint16_t)(whole * 10 + tenth);
+    return true;
+}
+
+/* "ifconfig IFACE netem ...": args are the words after "netem". Exit status. */
+static int set_netem(const char *name, int argc, char **args) {
+    static const char usage[] = "usage: ifconfig IFACE netem [loss PCT] [duplicate PCT] [reorder PCT] [seed N]\n"
+                                "       ifconfig IFACE netem off\n";
+    struct sabos_netem ne = {0};
+    if (argc == 0 || (strcmp(args[0], "off") == 0 && argc != 1)) {
+        fputs(usage, stderr);
+        return 1;
+    }
+    for (int i = 0; strcmp(args[0], "off") != 0 && i < argc; i += 2) {
+        uint16_t *field = strcmp(args[i], "loss") == 0        ? &ne.loss_permille
+                          : strcmp(args[i], "duplicate") == 0 ? &ne.duplicate_permille
+                          : strcmp(args[i], "reorder") == 0   ? &ne.reorder_permille
+                                                              : NULL;
+        if (i + 1 >= argc || (!field && strcmp(args[i], "seed") != 0)) {
+            fprintf(stderr, "ifconfig: netem: %s '%s'\n", i + 1 >= argc ? "missing value after" : "unknown word", args[i]);
+            fputs(usage, stderr);
+            return 1;
+        }
+        if (field && !parse_percent(args[i + 1], field)) {
+            fprintf(stderr, "ifconfig: netem: bad percentage '%s' (0 to 100, steps of 0.1)\n", args[i + 1]);
+            return 1;
+        }
+        if (!field) {
+            char *end;
+            errno = 0;
+            unsigned long v = strtoul(args[i + 1], &end, 0);
+            if (errno || end == args[i + 1] || *end || v > UINT32_MAX || args[i + 1][0] == '-') {
+                fprintf(stderr, "ifconfig: netem: bad seed '%s'\n", args[i + 1]);
+                return 1;
+            }
+            ne.seed = (uint32_t)v;
+        }
+    }
+    int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (sock < 0) {
+        perror("ifconfig: socket");
+        return 1;
+    }
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+    if (strlen(name) >= sizeof(ifr.ifr_name)) {
+        fprintf(stderr, "%s: error fetching interface information: Device not found\n", name);
+        close(sock);
+        return 1;
+    }
+    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+    ifr.ifr_data = (char *)&ne;
+    int r = ioctl(sock, SIOCSABOSNETEM, &ifr);
+    int err = errno;
+    close(sock);
+    if (r != 0) {
+        fprintf(stderr, "ifconfig: %s: netem: %s\n", name, err == ENODEV ? "Device not found" : strerror(err));
+        return 1;
+    }
+    return 0;
 }
 
 static void show(const char *name, const unsigned long long v[16], int sock) {
@@ -91,6 +189,11 @@ static void show(const char *name, const unsigned long long v[16], int sock) {
                 printf("        loop  (Local Loopback)\n");
         }
     }
+    struct sabos_netem ne;
+    if (sock >= 0 && get_netem(sock, name, &ne) == 0 && (ne.loss_permille || ne.duplicate_permille || ne.reorder_permille))
+        printf("        netem loss %u.%u%% duplicate %u.%u%% reorder %u.%u%%\n", ne.loss_permille / 10,
+               ne.loss_permille % 10, ne.duplicate_permille / 10, ne.duplicate_permille % 10, ne.reorder_permille / 10,
+               ne.reorder_permille % 10);
     printf("        RX packets %llu  bytes %llu\n", v[1], v[0]);
     printf("        RX errors %llu  dropped %llu  overruns %llu  frame %llu\n", v[2], v[3], v[4], v[5]);
     printf("        TX packets %llu  bytes %llu\n", v[9], v[8]);
@@ -100,10 +203,11 @@ static void show(const char *name, const unsigned long long v[16], int sock) {
 
 int main(int argc, char **argv) {
     const char *only = NULL;
+    if (argc >= 3 && strcmp(argv[2], "netem") == 0) return set_netem(argv[1], argc - 3, argv + 3);
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-a") == 0) continue;
         if (argv[i][0] == '-' || only) {
-            fprintf(stderr, "usage: ifconfig [-a] [interface]\n");
+            fprintf(stderr, "usage: ifconfig [-a] [interface]\n       ifconfig IFACE netem [loss PCT] [duplicate PCT] [reorder PCT] [seed N] | off\n");
             return 1;
         }
         only = argv[i];

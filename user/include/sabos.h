@@ -96,4 +96,17 @@ static inline long sabos_meminfo(struct sabos_meminfo *mi) {
     return sabos_syscall6(SABOS_SYS_meminfo, (long)mi, 0, 0, 0, 0, 0);
 }
 
+/* Fault injection ("netem", docs/network.md): frames sent and received on one interface are
+ * lost, duplicated or reordered with these probabilities in parts per thousand (all 0 = off;
+ * turning it off frees frames held back). ioctl(any socket, SIOCSABOSNETEM or SIOCGABOSNETEM,
+ * struct ifreq *) with ifr_name the interface and ifr_data pointing to a struct sabos_netem.
+ * -1 with errno ENODEV (unknown interface), EINVAL (a value > 1000, reserved != 0), EFAULT. */
+#define SIOCSABOSNETEM 0x89F0  /* set (SIOCDEVPRIVATE range) */
+#define SIOCGABOSNETEM 0x89F1  /* get */
+struct sabos_netem {
+    uint16_t loss_permille, duplicate_permille, reorder_permille;
+    uint16_t reserved;         /* 0 */
+    uint32_t seed;             /* the generator's state (0: a fixed start) */
+};
+
 #endif
