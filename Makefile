@@ -81,7 +81,7 @@ $(BUILD)/blktool: tests/tools/blktool.c kernel/include/blk_pattern.h
 	$(HOSTCC) -std=gnu17 -O2 -Wall -Wextra -Werror -Ikernel/include $< -o $@
 
 # The TCP peer of the network tests (scripts/netns.sh, scripts/usernet.sh).
-$(BUILD)/tcpsink: tests/tools/tcpsink.c
+$(BUILD)/tcpsink: tests/tools/tcpsink.c user/include/sha256.h
 	@mkdir -p $(BUILD)
 	@$(HOSTCC) -std=gnu17 -O2 -Wall -Wextra -Werror $< -o $@
 
