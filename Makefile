@@ -94,13 +94,16 @@ FORCE:
 
 # ---- user programs (musl-gcc -static; installed on the root image by scripts/install-user.sh) ----
 # user/bin/NAME.c -> /bin/NAME, user/sbin/NAME.c -> /sbin/NAME, user/tsh/*.c -> /bin/tsh,
+# the services in several files user/httpd/*.c -> /sbin/httpd and user/telnetd/*.c -> /sbin/telnetd,
 # user/etc/* -> /etc/*. The same tree is under /9p/user/ through the launcher's share.
 USER_CC     := musl-gcc
 USER_CFLAGS := -static -std=gnu17 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -Iuser/include
 USER_HDRS   := $(wildcard user/include/*.h)
+USER_SERVICES := httpd telnetd
 USER_BINS   := $(patsubst user/bin/%.c,$(BUILD)/user/bin/%,$(wildcard user/bin/*.c)) \
 	$(patsubst user/sbin/%.c,$(BUILD)/user/sbin/%,$(wildcard user/sbin/*.c)) \
-	$(if $(wildcard user/tsh/*.c),$(BUILD)/user/bin/tsh)
+	$(if $(wildcard user/tsh/*.c),$(BUILD)/user/bin/tsh) \
+	$(foreach p,$(USER_SERVICES),$(if $(wildcard user/$(p)/*.c),$(BUILD)/user/sbin/$(p)))
 USER_ETC    := $(patsubst user/etc/%,$(BUILD)/user/etc/%,$(wildcard user/etc/*))
 
 $(BUILD)/user/bin/%: user/bin/%.c $(USER_HDRS)
@@ -115,6 +118,14 @@ $(BUILD)/user/bin/tsh: $(wildcard user/tsh/*.c user/tsh/*.h) $(USER_HDRS)
 	@mkdir -p $(dir $@)
 	@echo "  MUSLCC  user/tsh"
 	@$(USER_CC) $(USER_CFLAGS) -Iuser/tsh $(wildcard user/tsh/*.c) -o $@
+# A service in several files: user/NAME/*.c -> /sbin/NAME.
+define service_rule
+$(BUILD)/user/sbin/$(1): $$(wildcard user/$(1)/*.c user/$(1)/*.h) $$(USER_HDRS)
+	@mkdir -p $$(dir $$@)
+	@echo "  MUSLCC  user/$(1)"
+	@$$(USER_CC) $$(USER_CFLAGS) -Iuser/$(1) $$(wildcard user/$(1)/*.c) -o $$@
+endef
+$(foreach p,$(USER_SERVICES),$(eval $(call service_rule,$(p))))
 $(BUILD)/user/etc/%: user/etc/%
 	@mkdir -p $(dir $@)
 	@cp $< $@
