@@ -357,7 +357,7 @@ static int gen_net_stats(struct text *t) {
                 {"InSegs", p->in_segs}, {"OutSegs", p->out_segs}, {"RetransSegs", p->retrans_segs},
                 {"InCsumErrors", p->bad_csum}, {"InErrs", p->bad_header}, {"NoSocket", p->no_socket},
                 {"BacklogFull", p->backlog_full}, {"OutRsts", p->resets_sent}, {"InRsts", p->resets_received},
-                {"Timeouts", p->timeouts});
+                {"Timeouts", p->timeouts}, {"KeepAliveProbes", p->keepalive_probes});
     const struct ipv6_stats *s = &ipv6_stats;
     STATS_BLOCK(t, "Ip6", {"InReceives", s->rx_packets}, {"InDelivers", s->rx_delivered},
                 {"InTruncatedPkts", s->rx_truncated}, {"InBadVersion", s->rx_bad_version},

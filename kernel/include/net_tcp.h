@@ -1,7 +1,8 @@
 /* net_tcp.h: the TCP protocol core (kernel/net/tcp.c), following RFC 9293 (TCP), RFC 7323
  * (window scale), RFC 6298 (retransmission timer), RFC 5681 / RFC 6582 (congestion control,
- * NewReno), RFC 1122 (delayed ACK, zero-window probes), RFC 5961 (RST/SYN/ACK checks) and
- * RFC 6528 (initial sequence numbers). See docs/network.md, section "TCP".
+ * NewReno), RFC 1122 (delayed ACK, zero-window probes, keep-alives §4.2.3.6 with Linux tcp(7)'s
+ * TCP_KEEPIDLE / TCP_KEEPINTVL / TCP_KEEPCNT), RFC 5961 (RST/SYN/ACK checks) and RFC 6528
+ * (initial sequence numbers). See docs/network.md, section "TCP".
  *
  * The core is a state machine with no sleeping and no hardware access, so host tests drive it:
  * - input: the IP layer calls tcp_input() with the TCP header at p->data;
@@ -49,6 +50,18 @@ enum tcp_state {
 #define TCP_SYN_RETRIES 5             /* SYN / SYN-ACK retransmissions */
 #define TCP_BACKLOG_MAX 128
 
+/* Keep-alives (RFC 9293 §3.8.4, RFC 1122 §4.2.3.6) with Linux's defaults and limits (tcp(7)):
+ * after TCP_KEEPIDLE seconds without an acceptable segment from the peer, a probe every
+ * TCP_KEEPINTVL seconds; TCP_KEEPCNT unanswered probes end the connection with ETIMEDOUT. */
+#define TCP_KEEPIDLE_K 4              /* setsockopt names at level IPPROTO_TCP (Linux values) */
+#define TCP_KEEPINTVL_K 5
+#define TCP_KEEPCNT_K 6
+#define TCP_KEEPIDLE_DEFAULT 7200     /* seconds */
+#define TCP_KEEPINTVL_DEFAULT 75      /* seconds */
+#define TCP_KEEPCNT_DEFAULT 9
+#define TCP_KEEPIDLE_MAX 32767        /* Linux MAX_TCP_KEEPIDLE; also the interval's limit */
+#define TCP_KEEPCNT_MAX 127
+
 /* Maximum segment lifetime; TIME_WAIT lasts 2 * tcp_msl_ns (default 30 s). */
 extern uint64_t tcp_msl_ns;
 
@@ -61,7 +74,7 @@ extern uint64_t (*tcp_now)(void);
 /* Counters for /proc/net. */
 struct tcp_stats {
     uint64_t in_segs, out_segs, retrans_segs, bad_csum, bad_header, no_socket, backlog_full,
-        resets_sent, resets_received, active_opens, passive_opens, timeouts;
+        resets_sent, resets_received, active_opens, passive_opens, timeouts, keepalive_probes;
 };
 extern struct tcp_stats tcp_stats;
 
@@ -100,6 +113,12 @@ struct tcp_conn {
     bool rtt_active; uint32_t rtt_seq; uint64_t rtt_start;
     uint64_t rexmit_at, persist_at, delack_at, timewait_at;
     int retries, persist_shift;
+    /* keep-alive (RFC 1122 §4.2.3.6); a listener's settings are copied to its children */
+    bool keepalive;                        /* SO_KEEPALIVE */
+    uint16_t keepidle_s, keepintvl_s;      /* seconds, 1..TCP_KEEPIDLE_MAX */
+    uint8_t keepcnt, keep_probes;          /* probe limit; probes sent since the peer's last word */
+    uint64_t idle_since;                   /* last acceptable segment (or keep-alive switched on) */
+    uint64_t keepalive_at;                 /* keep-alive timer, 0 = off */
     /* congestion control (RFC 5681 / 6582) */
     uint32_t cwnd, ssthresh, recover; int dupacks; bool in_recovery;
     /* listening */
@@ -143,6 +162,11 @@ bool tcp_send_done(const struct tcp_conn *c);
 bool tcp_readable(const struct tcp_conn *c);
 /* For poll: connected and room in the send buffer (or an error that makes send return). */
 bool tcp_writable(const struct tcp_conn *c);
+/* SO_KEEPALIVE and TCP_KEEPIDLE / TCP_KEEPINTVL / TCP_KEEPCNT: idle_s and intvl_s in seconds,
+ * 0 = Linux's default (7200, 75, 9), larger values capped at TCP_KEEPIDLE_MAX / TCP_KEEPCNT_MAX
+ * (the socket layer rejects them first). Switching it on starts the idle clock afresh; new
+ * times apply to the current idle period. A listener passes its settings to new children. */
+void tcp_set_keepalive(struct tcp_conn *c, bool on, uint32_t idle_s, uint32_t intvl_s, uint32_t cnt);
 /* The pending error (negative), 0 if none; clear=true resets it (SO_ERROR). */
 int tcp_error(struct tcp_conn *c, bool clear);
 /* Bytes waiting in the receive buffer (FIONREAD). */
@@ -152,7 +176,7 @@ const char *tcp_state_name(enum tcp_state s);
 /* Input from the IP layer: one segment, TCP header at p->data, p->len the TCP length (IP
  * padding already trimmed). Verifies the checksum with the pseudo-header. Takes ownership. */
 void tcp_input(struct pkt *p, const struct net_addr *src, const struct net_addr *dst);
-/* Runs the timers (retransmission, persist, delayed ACK, TIME_WAIT). net_poller calls it
+/* Runs the timers (retransmission, persist, delayed ACK, keep-alive, TIME_WAIT). net_poller calls it
  * every ~10 ms through a net_timer_hook; tests call it with a fake clock. */
 void tcp_timer_tick(uint64_t now_ns);
 /* Kernel only: sets tcp_now to the monotonic clock and registers the 10 ms timer hook with

@@ -12,6 +12,8 @@
  * TIME_WAIT); on with l_linger > 0 it waits until everything sent is acknowledged, the time
  * passes or a signal comes, and the connection goes on in the background (at process exit
  * it never waits, as in Linux).
+ * SO_KEEPALIVE with tcp(7)'s TCP_KEEPIDLE / TCP_KEEPINTVL / TCP_KEEPCNT (Linux's ranges) is
+ * handed to TCP (tcp_set_keepalive), which probes an idle connection (RFC 1122 §4.2.3.6).
  * SOCK_DGRAM with IPPROTO_ICMP / IPPROTO_ICMPV6 is a Linux "ping socket" (ping_sock.c, icmp(7)):
  * the datagram paths below dispatch to it when s->ping is set. */
 #include "net_socket.h"
@@ -40,6 +42,7 @@ struct socket {
     uint16_t rport;
     uint64_t rcvtimeo, sndtimeo; /* ns, 0 = none */
     int sndbuf, rcvbuf;
+    int keepidle, keepintvl, keepcnt; /* TCP_KEEPIDLE (s), TCP_KEEPINTVL (s), TCP_KEEPCNT; 0 = default */
     bool linger_on;              /* SO_LINGER l_onoff */
     int linger_s;                /* SO_LINGER l_linger (seconds; negative = no limit) */
     struct udp_sock udp;
@@ -278,6 +281,11 @@ int sock_bind(struct vfs_file *f, const struct net_addr *addr, uint16_t port) {
     return r;
 }
 
+/* The socket's keep-alive settings to its connection or listener. */
+static void apply_keepalive(const struct socket *s, struct tcp_conn *c) {
+    tcp_set_keepalive(c, s->keepalive, (uint32_t)s->keepidle, (uint32_t)s->keepintvl, (uint32_t)s->keepcnt);
+}
+
 /* ---- stream: listen, accept, connect ---- */
 int sock_listen(struct vfs_file *f, int backlog) {
     struct socket *s = sock_of(f);
@@ -297,6 +305,7 @@ int sock_listen(struct vfs_file *f, int backlog) {
     struct tcp_conn *l = tcp_listen(&local, s->lport, backlog < 1 ? 1 : backlog, &r);
     if (l) {
         l->owner_family = (uint16_t)s->domain;
+        apply_keepalive(s, l);            /* handed on to the connections it accepts */
         s->tcp = l;
         mutex_lock(&list_lock);
         s->listening = true;
@@ -339,8 +348,12 @@ int sock_accept(struct vfs_file *f, int flags, struct vfs_file **out, struct net
     c->owner_family = (uint16_t)s->domain;
     n->nodelay = s->nodelay;
     n->keepalive = s->keepalive;
+    n->keepidle = s->keepidle;
+    n->keepintvl = s->keepintvl;
+    n->keepcnt = s->keepcnt;
     n->v6only = s->v6only;
     c->nodelay = s->nodelay;
+    apply_keepalive(n, c);
     if (peer) *peer = c->remote;
     if (pport) *pport = c->rport;
     int r = sock_file(n, flags & SOCK_NONBLOCK_K, out);
@@ -413,6 +426,7 @@ int sock_connect(struct vfs_file *f, const struct net_addr *addr, uint16_t port)
     if (!c) goto unlock;
     c->nodelay = s->nodelay;
     c->owner_family = (uint16_t)s->domain;
+    apply_keepalive(s, c);
     s->tcp = c;
     if (nonblock(f, 0)) { r = -KEINPROGRESS; goto unlock; }
 wait:
@@ -634,7 +648,12 @@ int sock_setopt(struct vfs_file *f, int level, int name, const void *val, size_t
     case SOL_SOCKET_K:
         switch (name) {
         case SO_REUSEADDR_K: s->reuseaddr = v != 0; return 0;
-        case SO_KEEPALIVE_K: s->keepalive = v != 0; return 0;
+        case SO_KEEPALIVE_K:
+            mutex_lock(&s->lock);
+            s->keepalive = v != 0;
+            if (s->tcp) apply_keepalive(s, s->tcp);
+            mutex_unlock(&s->lock);
+            return 0;
         case SO_SNDBUF_K: s->sndbuf = v; return 0;
         case SO_RCVBUF_K: s->rcvbuf = v; return 0;
         case SO_LINGER_K: {              /* struct linger {int l_onoff, l_linger;} */
@@ -662,12 +681,27 @@ int sock_setopt(struct vfs_file *f, int level, int name, const void *val, size_t
         default: return -KENOPROTOOPT;
         }
     case IPPROTO_TCP_K:
-        if (s->type != SOCK_STREAM_K || name != TCP_NODELAY_K) return -KENOPROTOOPT;
-        mutex_lock(&s->lock);
-        s->nodelay = v != 0;
-        if (s->tcp && !s->listening) s->tcp->nodelay = s->nodelay;
-        mutex_unlock(&s->lock);
-        return 0;
+        if (s->type != SOCK_STREAM_K) return -KENOPROTOOPT;
+        switch (name) {
+        case TCP_NODELAY_K:
+            mutex_lock(&s->lock);
+            s->nodelay = v != 0;
+            if (s->tcp && !s->listening) s->tcp->nodelay = s->nodelay;
+            mutex_unlock(&s->lock);
+            return 0;
+        case TCP_KEEPIDLE_K:             /* tcp(7): 1..32767 seconds, 1..127 probes */
+        case TCP_KEEPINTVL_K:
+        case TCP_KEEPCNT_K:
+            if (v < 1 || v > (name == TCP_KEEPCNT_K ? TCP_KEEPCNT_MAX : TCP_KEEPIDLE_MAX)) return -KEINVAL;
+            mutex_lock(&s->lock);
+            if (name == TCP_KEEPIDLE_K) s->keepidle = v;
+            else if (name == TCP_KEEPINTVL_K) s->keepintvl = v;
+            else s->keepcnt = v;
+            if (s->tcp) apply_keepalive(s, s->tcp);
+            mutex_unlock(&s->lock);
+            return 0;
+        default: return -KENOPROTOOPT;
+        }
     case IPPROTO_IPV6_K:
         if (s->domain != NET_AF_INET6 || name != IPV6_V6ONLY_K) return -KENOPROTOOPT;
         if (s->bound || s->tcp || s->udp.bound) return -KEINVAL;
@@ -717,8 +751,14 @@ int sock_getopt(struct vfs_file *f, int level, int name, void *val, size_t *len)
         }
         break;
     case IPPROTO_TCP_K:
-        if (s->type != SOCK_STREAM_K || name != TCP_NODELAY_K) return -KENOPROTOOPT;
-        v = s->nodelay;
+        if (s->type != SOCK_STREAM_K) return -KENOPROTOOPT;
+        switch (name) {
+        case TCP_NODELAY_K: v = s->nodelay; break;
+        case TCP_KEEPIDLE_K: v = s->keepidle ? s->keepidle : TCP_KEEPIDLE_DEFAULT; break;
+        case TCP_KEEPINTVL_K: v = s->keepintvl ? s->keepintvl : TCP_KEEPINTVL_DEFAULT; break;
+        case TCP_KEEPCNT_K: v = s->keepcnt ? s->keepcnt : TCP_KEEPCNT_DEFAULT; break;
+        default: return -KENOPROTOOPT;
+        }
         break;
     case IPPROTO_IPV6_K:
         if (s->domain != NET_AF_INET6 || name != IPV6_V6ONLY_K) return -KENOPROTOOPT;

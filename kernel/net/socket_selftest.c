@@ -11,8 +11,9 @@
  * descriptor leaks; a connection to the QEMU user-network host (10.0.2.2) on a closed port;
  * close and SO_LINGER per socket(7) (background delivery, RST for l_linger 0, waiting for the
  * acknowledgement, the time limit, a signal); MSG_PEEK on TCP and UDP; a TCP socket connected to
- * itself; IPv6 to ::1 and to our own link-local and global addresses through lo; and each
- * socket in exactly one of /proc/net/tcp and tcp6. */
+ * itself; IPv6 to ::1 and to our own link-local and global addresses through lo; each
+ * socket in exactly one of /proc/net/tcp and tcp6; and keep-alive (SO_KEEPALIVE, TCP_KEEPIDLE,
+ * TCP_KEEPINTVL, TCP_KEEPCNT: defaults, ranges, probes answered, ETIMEDOUT when lo drops all). */
 #include "net_socket.h"
 #include "net_tcp.h"
 #include "proc.h"
@@ -1133,4 +1134,127 @@ SK_TEST(proc_net_one_table) {
     ST_ASSERT(t, l6_in6 && !l6_in4, "AF_INET6 listener: in tcp6 %d, in tcp %d", l6_in6, l6_in4);
     ST_ASSERT(t, c_in4 && !c_in6, "AF_INET client: in tcp %d, in tcp6 %d", c_in4, c_in6);
     ST_ASSERT(t, s_in6 && !s_in4, "AF_INET6 socket with an IPv4 peer: in tcp6 (v4-mapped) %d, in tcp %d", s_in6, s_in4);
+}
+
+/* An int option value in user memory, and getsockopt of an int option (-errno on error). */
+static int64_t set_int(struct env *e, int fd, int level, int name, int32_t v) {
+    return SC(SYS_setsockopt, (uint64_t)fd, (uint64_t)level, (uint64_t)name, uint_at(e, (uint32_t)v), 4);
+}
+static int64_t get_int(struct env *e, int fd, int level, int name) {
+    uint64_t v = uint_at(e, 0xdeadbeef), vl = uint_at(e, 4);
+    int64_t r = SC(SYS_getsockopt, (uint64_t)fd, (uint64_t)level, (uint64_t)name, v, vl);
+    if (r < 0) return r;
+    int32_t x;
+    uget(v, &x, 4);
+    return x;
+}
+
+/* TCP_KEEPIDLE / TCP_KEEPINTVL / TCP_KEEPCNT (tcp(7)): Linux's defaults, read back what was
+ * set, EINVAL outside 1..32767 s and 1..127 probes, short lengths refused, not for UDP. */
+SK_TEST(keepalive_options) {
+    int c = (int)SC(SYS_socket, AF4, ST, 0), u = (int)SC(SYS_socket, AF4, DG, 0);
+    ST_ASSERT(t, c >= 0 && u >= 0, "sockets %d %d", c, u);
+    ST_ASSERT(t, get_int(e, c, SOL_SOCKET_K, SO_KEEPALIVE_K) == 0, "SO_KEEPALIVE default");
+    ST_ASSERT(t, get_int(e, c, IPPROTO_TCP_K, TCP_KEEPIDLE_K) == 7200, "TCP_KEEPIDLE default");
+    ST_ASSERT(t, get_int(e, c, IPPROTO_TCP_K, TCP_KEEPINTVL_K) == 75, "TCP_KEEPINTVL default");
+    ST_ASSERT(t, get_int(e, c, IPPROTO_TCP_K, TCP_KEEPCNT_K) == 9, "TCP_KEEPCNT default");
+    static const int32_t bad_time[] = {0, -1, 32768, 0x7fffffff, (int32_t)0x80000000};
+    for (unsigned i = 0; i < ARRAY_SIZE(bad_time); i++) {
+        ST_ASSERT(t, set_int(e, c, IPPROTO_TCP_K, TCP_KEEPIDLE_K, bad_time[i]) == -KEINVAL, "TCP_KEEPIDLE %d", bad_time[i]);
+        ST_ASSERT(t, set_int(e, c, IPPROTO_TCP_K, TCP_KEEPINTVL_K, bad_time[i]) == -KEINVAL, "TCP_KEEPINTVL %d", bad_time[i]);
+    }
+    static const int32_t bad_cnt[] = {0, -5, 128, 1000};
+    for (unsigned i = 0; i < ARRAY_SIZE(bad_cnt); i++)
+        ST_ASSERT(t, set_int(e, c, IPPROTO_TCP_K, TCP_KEEPCNT_K, bad_cnt[i]) == -KEINVAL, "TCP_KEEPCNT %d", bad_cnt[i]);
+    ST_ASSERT(t, get_int(e, c, IPPROTO_TCP_K, TCP_KEEPIDLE_K) == 7200, "a refused value changed nothing");
+    ST_ASSERT(t, set_int(e, c, IPPROTO_TCP_K, TCP_KEEPIDLE_K, 32767) == 0, "TCP_KEEPIDLE 32767");
+    ST_ASSERT(t, set_int(e, c, IPPROTO_TCP_K, TCP_KEEPINTVL_K, 1) == 0, "TCP_KEEPINTVL 1");
+    ST_ASSERT(t, set_int(e, c, IPPROTO_TCP_K, TCP_KEEPCNT_K, 127) == 0, "TCP_KEEPCNT 127");
+    ST_ASSERT(t, set_int(e, c, SOL_SOCKET_K, SO_KEEPALIVE_K, 5) == 0, "SO_KEEPALIVE 5");
+    ST_ASSERT(t, get_int(e, c, IPPROTO_TCP_K, TCP_KEEPIDLE_K) == 32767, "TCP_KEEPIDLE read back");
+    ST_ASSERT(t, get_int(e, c, IPPROTO_TCP_K, TCP_KEEPINTVL_K) == 1, "TCP_KEEPINTVL read back");
+    ST_ASSERT(t, get_int(e, c, IPPROTO_TCP_K, TCP_KEEPCNT_K) == 127, "TCP_KEEPCNT read back");
+    ST_ASSERT(t, get_int(e, c, SOL_SOCKET_K, SO_KEEPALIVE_K) == 1, "SO_KEEPALIVE read back as 1");
+    uint64_t two = ualloc(e, 4);
+    ST_ASSERT(t, SC(SYS_setsockopt, (uint64_t)c, IPPROTO_TCP_K, TCP_KEEPIDLE_K, two, 2) == -KEINVAL, "optlen 2");
+    ST_ASSERT(t, SC(SYS_getsockopt, (uint64_t)c, IPPROTO_TCP_K, TCP_KEEPCNT_K, two, uint_at(e, 2)) == -KEINVAL, "room 2");
+    ST_ASSERT(t, SC(SYS_setsockopt, (uint64_t)c, IPPROTO_TCP_K, TCP_KEEPIDLE_K, BAD_USER, 4) == -KEFAULT, "unmapped");
+    ST_ASSERT(t, set_int(e, c, IPPROTO_TCP_K, 99, 1) == -KENOPROTOOPT, "unknown TCP option");
+    ST_ASSERT(t, set_int(e, u, IPPROTO_TCP_K, TCP_KEEPIDLE_K, 10) == -KENOPROTOOPT, "TCP_KEEPIDLE on UDP");
+    ST_ASSERT(t, get_int(e, u, IPPROTO_TCP_K, TCP_KEEPCNT_K) == -KENOPROTOOPT, "TCP_KEEPCNT on UDP");
+    SC(SYS_close, (uint64_t)c);
+    SC(SYS_close, (uint64_t)u);
+}
+
+/* lo drops every frame (on) or none (off). */
+static void lo_drop_all(bool on) {
+    struct sabos_netem cfg = {0};
+    cfg.loss_permille = on ? 1000 : 0;
+    netif_set_faults(netif_find("lo"), &cfg);
+}
+
+/* Keep-alive over 127.0.0.1 with idle 1 s, interval 1 s, 2 probes, set on the client before
+ * connect and on the listener (the accepted socket inherits it): idle for 4 s the connection
+ * lives (probes answered); then with lo dropping everything a blocked recv ends with ETIMEDOUT
+ * after about idle + 2 intervals, and the other side shows POLLERR|POLLHUP and SO_ERROR
+ * ETIMEDOUT. lo is switched back before any check. */
+SK_TEST(keepalive_probes_and_timeout) {
+    uint16_t port;
+    int l = listener(e, AF4, &port, 0);
+    ST_ASSERT(t, l >= 0, "listener %d", l);
+    int c = (int)SC(SYS_socket, AF4, ST, 0);
+    ST_ASSERT(t, c >= 0, "socket %d", c);
+    int fds[2] = {l, c};
+    for (int i = 0; i < 2; i++) {
+        ST_ASSERT(t, set_int(e, fds[i], SOL_SOCKET_K, SO_KEEPALIVE_K, 1) == 0 &&
+                     set_int(e, fds[i], IPPROTO_TCP_K, TCP_KEEPIDLE_K, 1) == 0 &&
+                     set_int(e, fds[i], IPPROTO_TCP_K, TCP_KEEPINTVL_K, 1) == 0 &&
+                     set_int(e, fds[i], IPPROTO_TCP_K, TCP_KEEPCNT_K, 2) == 0, "keep-alive options on fd %d", fds[i]);
+    }
+    int64_t tv[2] = {10, 0};                               /* bounds every wait below */
+    uint64_t utv = ualloc(e, 16);
+    uput(utv, tv, 16);
+    SC(SYS_setsockopt, (uint64_t)c, SOL_SOCKET_K, SO_SNDTIMEO_K, utv, 16);
+    SC(SYS_setsockopt, (uint64_t)c, SOL_SOCKET_K, SO_RCVTIMEO_K, utv, 16);
+    SC(SYS_setsockopt, (uint64_t)l, SOL_SOCKET_K, SO_RCVTIMEO_K, utv, 16);
+    ST_ASSERT(t, SC(SYS_connect, (uint64_t)c, sa4(e, 0x7f000001, port), 16) == 0, "connect");
+    int s = (int)SC(SYS_accept, (uint64_t)l, 0, 0);
+    ST_ASSERT(t, s >= 0, "accept %d", s);
+    ST_ASSERT(t, get_int(e, s, SOL_SOCKET_K, SO_KEEPALIVE_K) == 1 && get_int(e, s, IPPROTO_TCP_K, TCP_KEEPCNT_K) == 2,
+              "the accepted socket inherits the listener's keep-alive");
+    uint64_t b = ualloc(e, 16);
+    uput(b, "alive", 5);
+    ST_ASSERT(t, SC(SYS_sendto, (uint64_t)s, b, 5, 0, 0, 0) == 5, "send");
+    ST_ASSERT(t, SC(SYS_recvfrom, (uint64_t)c, b, 16, 0, 0, 0) == 5, "recv");
+    /* idle for 4 s (the delayed ACK of the data goes out in the first 40 ms; unacknowledged
+     * data would be the retransmission timer's business, not keep-alive's): probes go both
+     * ways and are answered */
+    uint64_t probes0 = tcp_stats.keepalive_probes;
+    short rev = 0;
+    int pr = poll1(e, c, POLLIN, 4000, &rev);
+    ST_ASSERT(t, pr == 0, "idle connection: poll gave %d (rev %#x)", pr, rev);
+    uint64_t probes = tcp_stats.keepalive_probes - probes0;
+    ST_ASSERT(t, probes >= 4, "only %lu keep-alive probes in 4 s (idle 1 s, both sides)", (unsigned long)probes);
+    ST_ASSERT(t, get_int(e, c, SOL_SOCKET_K, SO_ERROR_K) == 0 && get_int(e, s, SOL_SOCKET_K, SO_ERROR_K) == 0,
+              "an error after answered probes");
+    /* the peer vanishes: lo drops everything */
+    lo_drop_all(true);
+    uint64_t t0 = time_ns();
+    int64_t r = SC(SYS_recvfrom, (uint64_t)c, b, 16, 0, 0, 0);
+    uint64_t took = time_ns() - t0;
+    rev = 0;
+    pr = poll1(e, s, POLLIN, 5000, &rev);
+    lo_drop_all(false);
+    int64_t serr = get_int(e, s, SOL_SOCKET_K, SO_ERROR_K);
+    int64_t r2 = SC(SYS_recvfrom, (uint64_t)c, b, 16, 0, 0, 0);
+    int fds_all[] = {c, s, l};
+    for (int i = 0; i < 3; i++) SC(SYS_close, (uint64_t)fds_all[i]);
+    pr_info("socket selftest: keep-alive ended the connection after %lu ms\n", (unsigned long)(took / MS));
+    ST_ASSERT(t, r == -KETIMEDOUT, "blocked recv: %ld after %lu ms", (long)r, (unsigned long)(took / MS));
+    ST_ASSERT(t, took >= 1000 * MS && took <= 8000 * MS,
+              "ETIMEDOUT after %lu ms (idle 1 s + 2 x 1 s after the last answer)", (unsigned long)(took / MS));
+    ST_ASSERT(t, pr == 1 && (rev & (VFS_POLLERR | VFS_POLLHUP)) == (VFS_POLLERR | VFS_POLLHUP),
+              "the other side: poll %d rev %#x", pr, rev);
+    ST_ASSERT(t, serr == KETIMEDOUT, "the other side's SO_ERROR %ld", (long)serr);
+    ST_ASSERT(t, r2 == 0, "recv after the error: %ld (EOF)", (long)r2);
 }

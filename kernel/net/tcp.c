@@ -1,7 +1,10 @@
 /* tcp.c: TCP connections, the user API, demultiplexing and timers, following RFC 9293
  * §3.10 (user calls OPEN/SEND/RECEIVE/CLOSE/ABORT, timeouts), RFC 6298 §5 (retransmission
  * timer with exponential back-off), RFC 1122 §4.2.2.17 (zero-window probes), §4.2.2.13
- * (TIME_WAIT for 2*MSL) and RFC 6528 (ISN = a 4 µs clock + a keyed hash of the 4-tuple; the
+ * (TIME_WAIT for 2*MSL), §4.2.3.6 and RFC 9293 §3.8.4 (keep-alives: after the idle time a
+ * probe with SEG.SEQ = SND.NXT - 1 and no data, repeated every interval; the count unanswered
+ * ends the connection; idle time, interval and count as Linux's tcp(7) TCP_KEEPIDLE,
+ * TCP_KEEPINTVL, TCP_KEEPCNT) and RFC 6528 (ISN = a 4 µs clock + a keyed hash of the 4-tuple; the
  * hash is SipHash-2-4, written from Aumasson & Bernstein's paper). Segment arrival is in
  * tcp_in.c, output in tcp_out.c. See net_tcp.h for the contract. */
 #include "tcp_priv.h"
@@ -98,6 +101,9 @@ struct tcp_conn *tcp_conn_new(bool bufs) {
     }
     c->rto = TCP_RTO_INIT_NS;
     c->mss = 536;
+    c->keepidle_s = TCP_KEEPIDLE_DEFAULT;
+    c->keepintvl_s = TCP_KEEPINTVL_DEFAULT;
+    c->keepcnt = TCP_KEEPCNT_DEFAULT;
     c->next = tcp_conns;
     tcp_conns = c;
     return c;
@@ -127,7 +133,7 @@ void tcp_set_state(struct tcp_conn *c, enum tcp_state s) { c->state = s; }
 void tcp_drop(struct tcp_conn *c, int err) {
     c->state = TCP_CLOSED;
     if (err && !c->error) c->error = err;
-    c->rexmit_at = c->persist_at = c->delack_at = c->timewait_at = 0;
+    c->rexmit_at = c->persist_at = c->delack_at = c->timewait_at = c->keepalive_at = 0;
     if (c->parent) {
         unlink_child(c);
         conn_free(c);
@@ -138,7 +144,7 @@ void tcp_drop(struct tcp_conn *c, int err) {
 
 void tcp_enter_time_wait(struct tcp_conn *c, uint64_t now) {
     tcp_set_state(c, TCP_TIME_WAIT);
-    c->rexmit_at = c->persist_at = 0;
+    c->rexmit_at = c->persist_at = c->keepalive_at = 0;
     c->timewait_at = now + 2 * tcp_msl_ns;
 }
 
@@ -417,6 +423,23 @@ bool tcp_writable(const struct tcp_conn *c) {
     return c->fin_queued || snd_used(c) < c->sndbuf_size;
 }
 
+void tcp_set_keepalive(struct tcp_conn *c, bool on, uint32_t idle_s, uint32_t intvl_s, uint32_t cnt) {
+    LOCK();
+    uint64_t now = tcp_now();
+    c->keepidle_s = (uint16_t)(idle_s ? MIN(idle_s, (uint32_t)TCP_KEEPIDLE_MAX) : TCP_KEEPIDLE_DEFAULT);
+    c->keepintvl_s = (uint16_t)(intvl_s ? MIN(intvl_s, (uint32_t)TCP_KEEPIDLE_MAX) : TCP_KEEPINTVL_DEFAULT);
+    c->keepcnt = (uint8_t)(cnt ? MIN(cnt, (uint32_t)TCP_KEEPCNT_MAX) : TCP_KEEPCNT_DEFAULT);
+    if (!on || c->state == TCP_LISTEN || c->state == TCP_CLOSED || c->state == TCP_TIME_WAIT) {
+        c->keepalive_at = 0;               /* a listener only hands the settings on */
+        c->keep_probes = 0;
+    } else {
+        if (!c->keepalive) c->idle_since = now;            /* switched on: a full idle time */
+        if (c->keep_probes == 0) c->keepalive_at = c->idle_since + c->keepidle_s * 1000000000ull;
+    }
+    c->keepalive = on;
+    UNLOCK();
+}
+
 int tcp_error(struct tcp_conn *c, bool clear) {
     int e = c->error;
     if (clear) c->error = 0;
@@ -517,6 +540,37 @@ static void persist_timeout(struct tcp_conn *c, uint64_t now) {
     c->persist_at = now + MIN(MAX(t, TCP_RTO_MIN_NS), TCP_RTO_MAX_NS);
 }
 
+/* The keep-alive timer (RFC 1122 §4.2.3.6; the sequence of events is Linux's, tcp(7)).
+ * May drop (and free) c. */
+static void keepalive_timeout(struct tcp_conn *c, uint64_t now) {
+    uint64_t idle = c->keepidle_s * 1000000000ull, intvl = c->keepintvl_s * 1000000000ull;
+    c->keepalive_at = 0;
+    if (c->state == TCP_SYN_SENT || c->state == TCP_SYN_RECEIVED) {
+        c->keepalive_at = now + idle;      /* not open yet: the SYN timer watches the peer */
+        return;
+    }
+    if (c->snd_una != c->snd_max || SEQ_LT(c->snd_max, c->snd_end + (c->fin_queued ? 1 : 0))) {
+        c->keepalive_at = now + intvl;     /* not idle: retransmission or persist timer at work */
+        return;
+    }
+    if (c->keep_probes == 0 && now - c->idle_since < idle) {
+        c->keepalive_at = c->idle_since + idle;   /* the peer spoke since: a new idle period */
+        return;
+    }
+    if (c->keep_probes >= c->keepcnt) {    /* the peer is gone (or unreachable) */
+        tcp_stats.timeouts++;
+        send_rst_for(c);
+        tcp_drop(c, -KETIMEDOUT);
+        return;
+    }
+    /* A probe the peer must answer with an ACK: one sequence number below what it expects
+     * and no data (RFC 9293 §3.10.7.4: an unacceptable segment is answered by an ACK). */
+    tcp_send_seg(c, c->snd_nxt - 1, TCP_ACK, 0, now);
+    tcp_stats.keepalive_probes++;
+    c->keep_probes++;
+    c->keepalive_at = now + intvl;
+}
+
 void tcp_timer_tick(uint64_t now_ns) {
     LOCK();
     for (struct tcp_conn *c = tcp_conns, *n; c; c = n) {
@@ -530,6 +584,7 @@ void tcp_timer_tick(uint64_t now_ns) {
         }
         if (c->persist_at && now_ns >= c->persist_at) persist_timeout(c, now_ns);
         if (c->delack_at && now_ns >= c->delack_at) tcp_send_ack(c, now_ns);
+        if (c->keepalive_at && now_ns >= c->keepalive_at) keepalive_timeout(c, now_ns);
     }
     UNLOCK();
 }

@@ -2,7 +2,9 @@
  * step, with RFC 5961 (§3 RST and §4 SYN challenge ACKs, §5 ACK range check), RFC 7323 §2
  * (window scale), RFC 6298 §2 (RTT samples, Karn's rule via tcp_out.c), RFC 5681 §3 (slow
  * start, congestion avoidance, fast retransmit on the third duplicate ACK) with RFC 6582
- * (NewReno partial ACKs), and RFC 1122 §4.2.3.2 (delayed ACK: every second segment). */
+ * (NewReno partial ACKs), and RFC 1122 §4.2.3.2 (delayed ACK: every second segment) and
+ * §4.2.3.6 (keep-alive: every acceptable segment restarts the idle clock; a probe, one below
+ * RCV.NXT, is unacceptable and so answered with an ACK by the first step). */
 #include "tcp_priv.h"
 #include "kstring.h"
 
@@ -101,6 +103,12 @@ static void listen_input(struct tcp_conn *l, const struct seg *s, const struct n
     c->rport = s->sport;
     c->passive = true;
     c->nodelay = l->nodelay;
+    c->keepalive = l->keepalive;
+    c->keepidle_s = l->keepidle_s;
+    c->keepintvl_s = l->keepintvl_s;
+    c->keepcnt = l->keepcnt;
+    c->idle_since = now;
+    if (c->keepalive) c->keepalive_at = now + c->keepidle_s * 1000000000ull;
     c->owner_family = l->owner_family;
     c->parent = l;
     l->n_pending++;
@@ -133,6 +141,7 @@ static void syn_sent_input(struct tcp_conn *c, const struct seg *s, uint64_t now
     c->irs = s->seq;
     c->rcv_nxt = c->rcv_user = c->rcv_adv = s->seq + 1;
     apply_syn(c, s);
+    c->idle_since = now;
     if (ack_ok) {
         c->snd_una = s->ack;
         c->snd_wl2 = s->ack;
@@ -365,6 +374,8 @@ void tcp_segment_arrives(struct tcp_conn *c, struct pkt *p, const struct net_add
         tcp_output(c, now);
         return;
     }
+    c->idle_since = now;                     /* the peer is there (keep-alive) */
+    c->keep_probes = 0;
     /* Second: RST (RFC 5961 §3.2: exact match resets, otherwise a challenge ACK). */
     if (s.flags & TCP_RST) {
         if (s.seq != c->rcv_nxt) { tcp_send_ack(c, now); return; }

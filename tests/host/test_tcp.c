@@ -1,7 +1,7 @@
 /* test_tcp.c: host tests of the TCP core (kernel/net/tcp*.c) against a scripted peer, per
  * RFC 9293 (states, sequence checks), RFC 5961 (RST/SYN challenge ACKs), RFC 6298 (RTO),
  * RFC 5681/6582 (fast retransmit, NewReno), RFC 7323 (window scale), RFC 1122 (delayed ACK,
- * zero-window probes). The peer injects segments with tcp_input and asserts the exact
+ * zero-window probes, keep-alives §4.2.3.6 with tcp(7)'s TCP_KEEPIDLE/INTVL/CNT). The peer injects segments with tcp_input and asserts the exact
  * segments TCP emits (flags, seq, ack, window, options) through a fake tcp_ip_output and a
  * fake clock. Also: a lossy back-to-back 10 MiB transfer and a 100,000-segment fuzzer. */
 #include "host_stubs.h"
@@ -655,6 +655,184 @@ static void test_zero_window_probe(void **st) {
     tcp_abort(c);
 }
 
+#define SEC 1000000000ull
+
+/* Keep-alive probes start after the idle time, have SEG.SEQ = SND.NXT - 1 and no data, are
+ * answered, and an answered probe starts a new idle period: the connection lives. */
+static void test_keepalive_answered(void **st) {
+    (void)st;
+    struct tcp_conn *c = open_est(1000);
+    uint32_t i1 = c->iss + 1;
+    tcp_set_keepalive(c, true, 10, 2, 3);
+    uint64_t t0 = fake_now;
+    for (int k = 0; k < 5; k++) {
+        tick_to(t0 + 10 * SEC - 10000000ull);
+        expect_none();
+        tick_to(t0 + 10 * SEC);
+        struct seg_out *s = expect(TCP_ACK, i1 - 1, PISN + 1, 0);   /* SND.NXT - 1, no data */
+        assert_false(s->flags & (TCP_PSH | TCP_FIN | TCP_SYN | TCP_RST));
+        fake_now += 30000000ull;                                  /* 30 ms round trip */
+        inject(PISN + 1, i1, TCP_ACK, 1000, NULL, 0);             /* the peer's ACK */
+        expect_none();
+        assert_int_equal(c->keep_probes, 0);
+        t0 = fake_now;
+    }
+    assert_int_equal(tcp_stats.keepalive_probes, 5);
+    assert_int_equal(c->state, TCP_ESTABLISHED);
+    assert_int_equal(tcp_error(c, false), 0);
+    /* switched off: no more probes */
+    tcp_set_keepalive(c, false, 10, 2, 3);
+    tick_to(fake_now + 100 * SEC);
+    expect_none();
+    assert_int_equal(c->state, TCP_ESTABLISHED);
+    tcp_abort(c);
+}
+
+/* Unanswered probes end the connection after idle + cnt * intvl with ETIMEDOUT and a RST. */
+static void test_keepalive_timeout(void **st) {
+    (void)st;
+    struct tcp_conn *c = open_est(1000);
+    uint32_t i1 = c->iss + 1;
+    tcp_set_keepalive(c, true, 10, 2, 3);
+    uint64_t t0 = fake_now;
+    for (int k = 0; k < 3; k++) {
+        uint64_t at = t0 + 10 * SEC + (uint64_t)k * 2 * SEC;
+        tick_to(at - 10000000ull);
+        expect_none();
+        tick_to(at);
+        expect(TCP_ACK, i1 - 1, PISN + 1, 0);
+    }
+    tick_to(t0 + 16 * SEC - 10000000ull);
+    expect_none();
+    assert_int_equal(c->state, TCP_ESTABLISHED);
+    tick_to(t0 + 16 * SEC);
+    expect(TCP_RST | TCP_ACK, i1, PISN + 1, 0);
+    expect_none();
+    assert_int_equal(c->state, TCP_CLOSED);
+    assert_true(tcp_readable(c));
+    assert_true(tcp_writable(c));
+    uint8_t b[4];
+    assert_int_equal(tcp_recv(c, b, sizeof b), -KETIMEDOUT);   /* the error, once */
+    assert_int_equal(tcp_recv(c, b, sizeof b), 0);
+    assert_int_equal(tcp_stats.keepalive_probes, 3);
+    assert_int_equal(tcp_stats.timeouts, 1);
+    /* a late answer meets no connection: RST */
+    inject(PISN + 1, i1, TCP_ACK, 1000, NULL, 0);
+    expect(TCP_RST, i1, 0, 0);
+    tcp_close(c);
+    assert_null(tcp_conns);
+}
+
+/* Data from the peer restarts the idle clock, before and during probing; data in flight is the
+ * retransmission timer's business (no probes while it runs). */
+static void test_keepalive_peer_resets_clock(void **st) {
+    (void)st;
+    struct tcp_conn *c = open_est(1000);
+    uint32_t i1 = c->iss + 1;
+    tcp_set_keepalive(c, true, 10, 2, 2);
+    uint64_t t0 = fake_now;
+    tick_to(t0 + 6 * SEC);
+    inject(PISN + 1, i1, TCP_ACK, 1000, "x", 1);
+    uint64_t t1 = fake_now;
+    tick_to(t1 + TCP_DELACK_NS);
+    expect(TCP_ACK, i1, PISN + 2, 0);                     /* the delayed ACK, no probe */
+    tick_to(t1 + 10 * SEC - 10000000ull);
+    expect_none();                                        /* not at t0 + 10 s */
+    tick_to(t1 + 10 * SEC);
+    expect(TCP_ACK, i1 - 1, PISN + 2, 0);                 /* first probe */
+    tick_to(t1 + 12 * SEC);
+    expect(TCP_ACK, i1 - 1, PISN + 2, 0);                 /* second, the last allowed */
+    assert_int_equal(c->keep_probes, 2);
+    tick_to(t1 + 13 * SEC);
+    inject(PISN + 2, i1, TCP_ACK, 1000, "y", 1);          /* the peer speaks in time */
+    uint64_t t2 = fake_now;
+    assert_int_equal(c->keep_probes, 0);
+    tick_to(t2 + 10 * SEC - 10000000ull);
+    expect(TCP_ACK, i1, PISN + 3, 0);                     /* only the delayed ACK */
+    expect_none();
+    assert_int_equal(c->state, TCP_ESTABLISHED);
+    /* an unacceptable segment (out of the window) is no sign of life */
+    inject(PISN + 100000, i1, TCP_ACK, 1000, NULL, 0);
+    expect(TCP_ACK, i1, PISN + 3, 0);
+    tick_to(t2 + 10 * SEC);
+    expect(TCP_ACK, i1 - 1, PISN + 3, 0);
+    inject(PISN + 3, i1, TCP_ACK, 1000, NULL, 0);
+    /* unacknowledged data: retransmissions, never a keep-alive probe */
+    assert_int_equal(tcp_send(c, "z", 1), 1);
+    expect(TCP_ACK | TCP_PSH, i1, PISN + 3, 1);
+    uint64_t probes = tcp_stats.keepalive_probes;
+    tick_to(fake_now + 20 * SEC);
+    assert_true(out_n - out_r >= 3);
+    for (; out_r < out_n; out_r++) {
+        assert_int_equal(outq[out_r].seq, i1);
+        assert_int_equal(outq[out_r].len, 1);
+    }
+    assert_int_equal(tcp_stats.keepalive_probes, probes);
+    /* acknowledged: idle again, the probes come back (ack of the data is the last word) */
+    inject(PISN + 3, i1 + 1, TCP_ACK, 1000, NULL, 0);
+    uint64_t t3 = fake_now;
+    tick_to(t3 + 10 * SEC - 10000000ull);
+    expect_none();
+    tick_to(t3 + 10 * SEC);
+    expect(TCP_ACK, i1, PISN + 3, 0);                     /* SND.NXT - 1 is now i1 */
+    tcp_abort(c);
+}
+
+/* The receiving side answers a keep-alive probe (one below RCV.NXT, empty or with one garbage
+ * byte as old BSD stacks send) with an ACK (RFC 9293 §3.10.7.4), also with a zero window. */
+static void test_keepalive_probe_answered_by_us(void **st) {
+    (void)st;
+    struct tcp_conn *c = open_est(1000);
+    uint32_t i1 = c->iss + 1;
+    inject(PISN, i1, TCP_ACK, 1000, NULL, 0);
+    expect(TCP_ACK, i1, PISN + 1, 0);
+    inject(PISN, i1, TCP_ACK, 1000, "g", 1);
+    expect(TCP_ACK, i1, PISN + 1, 0);
+    assert_int_equal(tcp_rcv_queued(c), 0);               /* the garbage byte is old data */
+    expect_none();
+    tcp_abort(c);
+}
+
+/* Settings: defaults (7200 s, 75 s, 9), limits, a listener hands them to its children, and the
+ * default schedule: the first probe after two hours, ETIMEDOUT after 7200 + 9 * 75 s. */
+static void test_keepalive_settings(void **st) {
+    (void)st;
+    int err;
+    struct tcp_conn *l = tcp_listen(NULL, AP, 4, &err);
+    assert_int_equal(l->keepidle_s, TCP_KEEPIDLE_DEFAULT);
+    assert_int_equal(l->keepintvl_s, TCP_KEEPINTVL_DEFAULT);
+    assert_int_equal(l->keepcnt, TCP_KEEPCNT_DEFAULT);
+    tcp_set_keepalive(l, true, 40000, 0, 200);            /* capped; 0 = default */
+    assert_int_equal(l->keepidle_s, TCP_KEEPIDLE_MAX);
+    assert_int_equal(l->keepintvl_s, TCP_KEEPINTVL_DEFAULT);
+    assert_int_equal(l->keepcnt, TCP_KEEPCNT_MAX);
+    assert_int_equal(l->keepalive_at, 0);                 /* a listener never probes */
+    tcp_set_keepalive(l, true, 0, 0, 0);
+    inject_full(BP, AP, 777, 0, TCP_SYN, 8192, SYN_OPTS, sizeof SYN_OPTS, NULL, 0);
+    uint32_t iss = next_out()->seq;
+    inject(778, iss + 1, TCP_ACK, 1000, NULL, 0);
+    struct tcp_conn *c = tcp_accept(l, &err);
+    assert_non_null(c);
+    assert_true(c->keepalive);
+    uint64_t t0 = fake_now;
+    tick_to(t0 + 7200 * SEC - 10000000ull);
+    expect_none();
+    tick_to(t0 + 7200 * SEC);
+    expect(TCP_ACK, iss, 778, 0);
+    for (int k = 1; k < 9; k++) {
+        tick_to(t0 + (7200 + 75 * (uint64_t)k) * SEC);
+        expect(TCP_ACK, iss, 778, 0);
+    }
+    tick_to(t0 + (7200 + 9 * 75) * SEC - 10000000ull);
+    assert_int_equal(c->state, TCP_ESTABLISHED);
+    tick_to(t0 + (7200 + 9 * 75) * SEC);
+    expect(TCP_RST | TCP_ACK, iss + 1, 778, 0);
+    assert_int_equal(tcp_error(c, true), -KETIMEDOUT);
+    tcp_close(c);
+    tcp_close(l);
+    assert_null(tcp_conns);
+}
+
 static void test_backlog_full(void **st) {
     (void)st;
     int err;
@@ -989,6 +1167,11 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_fast_retransmit_newreno, setup, teardown),
         cmocka_unit_test_setup_teardown(test_out_of_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_zero_window_probe, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keepalive_answered, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keepalive_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keepalive_peer_resets_clock, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keepalive_probe_answered_by_us, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keepalive_settings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_backlog_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_segments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_api_errors, setup, teardown),
