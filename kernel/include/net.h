@@ -47,6 +47,13 @@ struct net_addr {
         uint8_t v6[16];
     };
 };
+/* The any address of its family (0.0.0.0 or ::; all address bytes zero). */
+static inline bool net_addr_is_any(const struct net_addr *a) {
+    unsigned n = a->family == NET_AF_INET ? 4 : 16;
+    for (unsigned i = 0; i < n; i++)
+        if (a->v6[i]) return false;
+    return true;
+}
 /* Builds an IPv4 net_addr from a host-order value (0x0a00020f = 10.0.2.15). */
 static inline struct net_addr net_addr4(uint32_t host_order) {
     struct net_addr a = {0};

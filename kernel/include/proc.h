@@ -21,7 +21,7 @@
 #include "ktimer.h"
 
 #define PROC_MAX 256          /* live processes (the fork-bomb limit): fork gives -EAGAIN */
-#define FD_MAX 256            /* descriptors per process (RLIMIT_NOFILE) */
+#define FD_MAX 1024           /* descriptors per process (RLIMIT_NOFILE; Linux's default soft limit) */
 #define PROC_THREADS_MAX 256  /* threads per process: clone(CLONE_THREAD) gives -EAGAIN beyond */
 #define PROC_NAME_MAX 16      /* comm, like Linux's TASK_COMM_LEN */
 #define NSIG_K 64             /* signals 1..64 */

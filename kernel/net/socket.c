@@ -71,10 +71,6 @@ static uint64_t left(uint64_t deadline) {
     uint64_t now = time_ns();
     return now >= deadline ? 0 : deadline - now;
 }
-static bool addr_any(const struct net_addr *a) {
-    for (int i = 0; i < 16; i++) if (a->v6[i]) return false;
-    return true;
-}
 static bool addr_eq(const struct net_addr *a, const struct net_addr *b) {
     return a->family == b->family && !memcmp(a->v6, b->v6, a->family == NET_AF_INET ? 4 : 16);
 }
@@ -193,21 +189,28 @@ struct conflict_ctx {
     bool hit;
 };
 
-static bool overlap(const struct net_addr *a, const struct net_addr *b) {
-    return addr_any(a) || addr_any(b) || addr_eq(a, b);
+/* An AF_INET6 socket without IPV6_V6ONLY: its any address takes IPv4 too. */
+static bool dual_stack(const struct socket *s) { return s->domain == NET_AF_INET6 && !s->v6only; }
+
+/* Whether sockets bound to a and b share an address, as bind(2) sees it on Linux: within a
+ * family when either is the any address or both are equal; across families only when one is
+ * the IPv6 any address of a dual-stack socket (a_dual / b_dual). */
+static bool overlap(const struct net_addr *a, bool a_dual, const struct net_addr *b, bool b_dual) {
+    if (a->family == b->family) return net_addr_is_any(a) || net_addr_is_any(b) || addr_eq(a, b);
+    return (a_dual && a->family == NET_AF_INET6 && net_addr_is_any(a)) || (b_dual && b->family == NET_AF_INET6 && net_addr_is_any(b));
 }
 
 static void conn_conflict(const struct tcp_conn *c, void *ctx) {
     struct conflict_ctx *k = ctx;
     if (c->lport != k->port) return;
     if (c->state != TCP_LISTEN && k->s->reuseaddr) return;   /* SO_REUSEADDR: TIME_WAIT etc. */
-    if (c->local.family == 0 || overlap(&c->local, k->addr)) k->hit = true;
+    if (c->local.family == 0 || overlap(&c->local, false, k->addr, dual_stack(k->s))) k->hit = true;
 }
 
 /* Is port taken for s at addr? Under list_lock. */
 static bool stream_port_taken(const struct socket *s, const struct net_addr *addr, uint16_t port) {
     for (const struct socket *o = stream_list; o; o = o->next) {
-        if (o == s || !o->bound || o->lport != port || !overlap(&o->laddr, addr)) continue;
+        if (o == s || !o->bound || o->lport != port || !overlap(&o->laddr, dual_stack(o), addr, dual_stack(s))) continue;
         if (s->reuseaddr && o->reuseaddr && !o->listening) continue;
         return true;
     }
@@ -251,7 +254,7 @@ int sock_bind(struct vfs_file *f, const struct net_addr *addr, uint16_t port) {
     struct socket *s = sock_of(f);
     if (addr->family != s->domain && !(s->domain == NET_AF_INET6 && addr->family == NET_AF_INET && !s->v6only))
         return -KEAFNOSUPPORT;
-    if (!addr_any(addr) && !inet_addr_is_local(addr)) return -KEADDRNOTAVAIL;
+    if (!net_addr_is_any(addr) && !inet_addr_is_local(addr)) return -KEADDRNOTAVAIL;
     mutex_lock(&s->lock);
     int r;
     if (s->bound || s->tcp || s->udp.bound) {
@@ -267,7 +270,7 @@ int sock_bind(struct vfs_file *f, const struct net_addr *addr, uint16_t port) {
     } else if (s->type == SOCK_DGRAM_K) {
         s->udp.family = (uint16_t)s->domain;
         s->udp.v6only = s->v6only;
-        r = udp_bind(&s->udp, addr_any(addr) ? NULL : addr, port);
+        r = udp_bind(&s->udp, net_addr_is_any(addr) ? NULL : addr, port);
         if (r == -KEINVAL && addr->family != s->domain) r = -KEAFNOSUPPORT;
         if (r == 0) {
             s->bound = true;
@@ -301,7 +304,8 @@ int sock_listen(struct vfs_file *f, int backlog) {
         if (r < 0) goto out;
     }
     struct net_addr local = s->laddr;
-    if (addr_any(&local)) local.family = 0;  /* any address; accept filters the families */
+    /* The any address: of both families for a dual-stack socket (family 0), else of its own. */
+    if (net_addr_is_any(&local)) local.family = dual_stack(s) ? 0 : (uint16_t)s->domain;
     struct tcp_conn *l = tcp_listen(&local, s->lport, backlog < 1 ? 1 : backlog, &r);
     if (l) {
         l->owner_family = (uint16_t)s->domain;
@@ -412,7 +416,7 @@ int sock_connect(struct vfs_file *f, const struct net_addr *addr, uint16_t port)
         s->tcp = c = NULL;
     }
     struct net_addr local;
-    if (s->bound && !addr_any(&s->laddr) && s->laddr.family == addr->family) local = s->laddr;
+    if (s->bound && !net_addr_is_any(&s->laddr) && s->laddr.family == addr->family) local = s->laddr;
     else if ((r = inet_select_src(addr, NULL, &local)) < 0) goto unlock;
     if (!s->bound) {
         /* an ephemeral port from the sockets' allocator; never the destination port of a
@@ -625,7 +629,7 @@ int sock_getname(struct vfs_file *f, bool peer, struct net_addr *addr, uint16_t 
         *addr = c->local;
         *port = c->lport;
     } else if (s->bound) {
-        if (!addr_any(&s->laddr)) *addr = s->laddr;
+        if (!net_addr_is_any(&s->laddr)) *addr = s->laddr;
         *port = s->lport;
     }
     mutex_unlock(&s->lock);

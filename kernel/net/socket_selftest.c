@@ -362,6 +362,39 @@ SK_TEST(no_wait_when_nonblocking) {
     SC(SYS_close, (uint64_t)l);
 }
 
+/* An IPv4 listener on 0.0.0.0:P and an IPV6_V6ONLY one on [::]:P coexist (Linux allows it):
+ * each family's connections reach its own listener; a dual-stack [::]:P is refused. */
+SK_TEST(v4_and_v6only_listeners_share_a_port) {
+    int l4 = (int)SC(SYS_socket, AF4, ST | NB, 0), l6 = (int)SC(SYS_socket, AF6, ST | NB, 0);
+    int dual = (int)SC(SYS_socket, AF6, ST, 0);
+    ST_ASSERT(t, l4 >= 0 && l6 >= 0 && dual >= 0, "sockets %d %d %d", l4, l6, dual);
+    ST_ASSERT(t, SC(SYS_bind, (uint64_t)l4, sa4(e, 0, 0), 16) == 0 && SC(SYS_listen, (uint64_t)l4, 8) == 0, "v4 listener");
+    uint16_t port = port_of(e, l4);
+    ST_ASSERT(t, SC(SYS_bind, (uint64_t)dual, sa6(e, false, port), 28) == -KEADDRINUSE, "dual-stack [::] on the v4 port");
+    ST_ASSERT(t, SC(SYS_setsockopt, (uint64_t)l6, IPPROTO_IPV6_K, IPV6_V6ONLY_K, uint_at(e, 1), 4) == 0, "V6ONLY");
+    int64_t r = SC(SYS_bind, (uint64_t)l6, sa6(e, false, port), 28);
+    ST_ASSERT(t, r == 0, "v6-only [::] on the v4 port: %ld", (long)r);
+    ST_ASSERT(t, SC(SYS_listen, (uint64_t)l6, 8) == 0, "v6 listen");
+    int c4 = (int)SC(SYS_socket, AF4, ST, 0), c6 = (int)SC(SYS_socket, AF6, ST, 0);
+    ST_ASSERT(t, SC(SYS_connect, (uint64_t)c6, sa6(e, true, port), 28) == 0, "connect [::1]");
+    ST_ASSERT(t, SC(SYS_connect, (uint64_t)c4, sa4(e, 0x7f000001, port), 16) == 0, "connect 127.0.0.1");
+    short rev;
+    ST_ASSERT(t, poll1(e, l4, POLLIN, 5000, &rev) == 1 && poll1(e, l6, POLLIN, 5000, &rev) == 1, "both listeners ready");
+    uint64_t a = ualloc(e, 28), al = uint_at(e, 28);
+    int s4 = (int)SC(SYS_accept, (uint64_t)l4, a, al);
+    uint8_t fam[2];
+    uget(a, fam, 2);
+    ST_ASSERT(t, s4 >= 0 && fam[0] == AF4, "the v4 listener took a family-%u connection (%d)", fam[0], s4);
+    uput(al, &(uint32_t){28}, 4);
+    int s6 = (int)SC(SYS_accept, (uint64_t)l6, a, al);
+    uget(a, fam, 2);
+    ST_ASSERT(t, s6 >= 0 && fam[0] == AF6, "the v6 listener took a family-%u connection (%d)", fam[0], s6);
+    ST_ASSERT(t, SC(SYS_accept, (uint64_t)l4, 0, 0) == -KEAGAIN && SC(SYS_accept, (uint64_t)l6, 0, 0) == -KEAGAIN,
+              "a listener got a second connection");
+    int fds[] = {l4, l6, dual, c4, c6, s4, s6};
+    for (unsigned i = 0; i < sizeof fds / sizeof fds[0]; i++) SC(SYS_close, (uint64_t)fds[i]);
+}
+
 /* Two listeners and an outgoing connection at the same time: each accepted connection
  * belongs to the listener it was addressed to (the original's stolen-SYN bug). */
 SK_TEST(two_listeners) {

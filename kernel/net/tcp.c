@@ -219,7 +219,8 @@ struct tcp_conn *tcp_listen(const struct net_addr *local, uint16_t lport, int ba
     for (struct tcp_conn *o = tcp_conns; o; o = o->next) {
         if (o->state == TCP_LISTEN && o->lport == lport &&
             (!o->local.family || !local->family ||
-             (o->local.family == local->family && !memcmp(o->local.v6, local->v6, 16)))) {
+             (o->local.family == local->family &&
+              (net_addr_is_any(&o->local) || net_addr_is_any(local) || !memcmp(o->local.v6, local->v6, 16))))) {
             *err = -KEADDRINUSE;
             goto out;
         }
@@ -460,11 +461,13 @@ void tcp_input(struct pkt *p, const struct net_addr *src, const struct net_addr 
     if (p->len >= TCP_HLEN) {
         uint16_t sport = net_get16(p->data), dport = net_get16(p->data + 2);
         struct tcp_conn *c = NULL, *wild = NULL;
+        int wild_rank = 0;
         for (struct tcp_conn *o = tcp_conns; o; o = o->next) {
             if (o->lport != dport) continue;
-            if (o->state == TCP_LISTEN) {
-                if (o->local.family == 0) { if (!wild) wild = o; }
-                else if (addr_match(&o->local, dst)) wild = o;
+            if (o->state == TCP_LISTEN) {   /* the most specific listener: address, family, any */
+                int rank = o->local.family == 0 ? 1 : o->local.family != dst->family ? 0
+                         : net_addr_is_any(&o->local) ? 2 : addr_match(&o->local, dst) ? 3 : 0;
+                if (rank > wild_rank) { wild = o; wild_rank = rank; }
             } else if (o->state != TCP_CLOSED && o->rport == sport && addr_match(&o->remote, src) &&
                        addr_match(&o->local, dst)) {
                 c = o;

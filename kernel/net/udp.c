@@ -34,12 +34,6 @@ void udp_init(void) {
     udp_next_ephemeral = UDP_EPHEMERAL_MIN;
 }
 
-static bool addr_is_any(const struct net_addr *a) {
-    size_t n = a->family == NET_AF_INET6 ? 16 : 4;
-    for (size_t i = 0; i < n; i++)
-        if (a->v6[i]) return false;
-    return true;
-}
 
 static bool addr_equal(const struct net_addr *a, const struct net_addr *b) {
     if (a->family != b->family) return false;
@@ -56,7 +50,7 @@ static bool sock_takes_family(const struct udp_sock *s, uint16_t af) {
 static bool bindings_conflict(const struct udp_sock *a, const struct udp_sock *b) {
     bool fam = a->family == b->family || sock_takes_family(a, b->family) || sock_takes_family(b, a->family);
     if (!fam) return false;
-    if (addr_is_any(&a->local) || addr_is_any(&b->local)) return true;
+    if (net_addr_is_any(&a->local) || net_addr_is_any(&b->local)) return true;
     return addr_equal(&a->local, &b->local);
 }
 
@@ -135,7 +129,7 @@ static struct udp_sock *lookup(const struct net_addr *dst, uint16_t port) {
     struct udp_sock *wild = NULL;
     for (struct udp_sock *s = udp_table[port % UDP_HASH]; s; s = s->next) {
         if (s->port != port || !sock_takes_family(s, dst->family)) continue;
-        if (addr_is_any(&s->local)) {
+        if (net_addr_is_any(&s->local)) {
             if (!wild || wild->family != dst->family) wild = s; /* prefer same family */
         } else if (s->local.family == dst->family && addr_equal(&s->local, dst)) {
             return s;
@@ -267,7 +261,7 @@ int udp_sendto(struct udp_sock *s, const struct net_addr *dst, uint16_t dport,
         if (r < 0) return r;
     }
     struct net_addr src;
-    if (!addr_is_any(&s->local) && s->local.family == dst->family) {
+    if (!net_addr_is_any(&s->local) && s->local.family == dst->family) {
         src = s->local;
     } else if (udp_ip.select_src) {
         int r = udp_ip.select_src(dst, nif, &src);
