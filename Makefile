@@ -95,7 +95,8 @@ FORCE:
 # ---- user programs (musl-gcc -static; installed on the root image by scripts/install-user.sh) ----
 # user/bin/NAME.c -> /bin/NAME, user/sbin/NAME.c -> /sbin/NAME, user/tsh/*.c -> /bin/tsh,
 # the services in several files user/httpd/*.c -> /sbin/httpd and user/telnetd/*.c -> /sbin/telnetd,
-# user/etc/* -> /etc/*. The same tree is under /9p/user/ through the launcher's share.
+# user/etc/* -> /etc/*, user/www/* and generated test files -> /www (httpd's document root).
+# The same tree is under /9p/user/ through the launcher's share.
 USER_CC     := musl-gcc
 USER_CFLAGS := -static -std=gnu17 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -Iuser/include
 USER_HDRS   := $(wildcard user/include/*.h)
@@ -105,6 +106,10 @@ USER_BINS   := $(patsubst user/bin/%.c,$(BUILD)/user/bin/%,$(wildcard user/bin/*
 	$(if $(wildcard user/tsh/*.c),$(BUILD)/user/bin/tsh) \
 	$(foreach p,$(USER_SERVICES),$(if $(wildcard user/$(p)/*.c),$(BUILD)/user/sbin/$(p)))
 USER_ETC    := $(patsubst user/etc/%,$(BUILD)/user/etc/%,$(wildcard user/etc/*))
+# /www: the pages in user/www and, in /www/test, download test files with the same bytes on
+# every build (python3's generator seeded with the file's name).
+USER_WWW    := $(patsubst user/www/%,$(BUILD)/user/www/%,$(wildcard user/www/*)) \
+	$(BUILD)/user/www/test/1k.bin $(BUILD)/user/www/test/1m.bin
 
 $(BUILD)/user/bin/%: user/bin/%.c $(USER_HDRS)
 	@mkdir -p $(dir $@)
@@ -129,17 +134,24 @@ $(foreach p,$(USER_SERVICES),$(eval $(call service_rule,$(p))))
 $(BUILD)/user/etc/%: user/etc/%
 	@mkdir -p $(dir $@)
 	@cp $< $@
+$(BUILD)/user/www/%: user/www/%
+	@mkdir -p $(dir $@)
+	@cp $< $@
+$(BUILD)/user/www/test/%.bin:
+	@mkdir -p $(dir $@)
+	@python3 -c 'import random, sys; sys.stdout.buffer.write(random.Random(sys.argv[1]).randbytes(int(sys.argv[2])))' \
+		$* $(if $(filter 1k,$*),1024,1048576) > $@
 
 # The expected hellostd output, where the guest's self-test reads it through /9p.
 $(BUILD)/hellostd.expected: tests/integration/hellostd.expected
 	@mkdir -p $(BUILD)
 	@cp $< $@
 
-user: $(USER_BINS) $(USER_ETC) $(BUILD)/hellostd.expected
+user: $(USER_BINS) $(USER_ETC) $(USER_WWW) $(BUILD)/hellostd.expected
 
-# Copies build/user/{bin,sbin,etc} onto the root image (after mkdisks.sh made it).
-$(USER_STAMP): $(DISKS_STAMP) $(USER_BINS) $(USER_ETC) $(BUILD)/hellostd.expected scripts/install-user.sh
-	@echo "  ROOTFS  $(BUILD)/disk0.img: /bin /sbin /etc"
+# Copies build/user/{bin,sbin,etc,www} onto the root image (after mkdisks.sh made it).
+$(USER_STAMP): $(DISKS_STAMP) $(USER_BINS) $(USER_ETC) $(USER_WWW) $(BUILD)/hellostd.expected scripts/install-user.sh
+	@echo "  ROOTFS  $(BUILD)/disk0.img: /bin /sbin /etc /www"
 	@bash scripts/install-user.sh $(BUILD)/disk0.img $(BUILD)/user
 	@touch $@
 

@@ -4,8 +4,13 @@
 #   - time from kernel entry to ready, as the kernel measured it with the TSC,
 #   - the kernel image size (file and loaded sections),
 #   - from one more boot with `bench` on the command line (kernel/test/bench.c): task switch
-#     time, wake-up latency (average and maximum) and timer interrupts per second when idle.
+#     time, wake-up latency (average and maximum) and timer interrupts per second when idle,
+#   - from one more boot with the default command line, driven over the serial console by
+#     scripts/netbench.exp: ping round trip, TCP throughput both ways and TCP connections per
+#     second over QEMU user networking and over the TAP network of scripts/netns.sh.
 # Figures are measured, never asserted: nothing here fails on a timing.
+# BENCH_NET_BYTES (default 32M) is what each TCP transfer moves; BENCH_NET_CONNS (default 200)
+# the connections made one after the other.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -107,3 +112,50 @@ printf '%-44s %10s %10s\n' "execve of hellostd (us)" "$(bench_value execve_hello
 printf '%-44s %10s %10s\n' "fork + execve hellostd + wait (us)" "$(bench_value fork_execve_wait_us)" "$(host_value fork_execve_wait_us)"
 printf '%-44s %10s %10s\n' "pipe throughput, 64 KiB writes (MB/s)" "$(bench_value pipe_mbps)" "$(host_value pipe_mbps)"
 printf '%-44s %10s %10s\n' "IPC round trip (us)" "$(bench_value ipc_rtt_us)" "-"
+
+# Network: one boot with eth0 on user networking and, when this host can, eth1 on the TAP
+# network (root, /dev/net/tun, scripts/netns.sh). Only one QEMU may hold the TAP device, so
+# that boot holds /tmp/sabos-tap.lock (its QEMU and tcpsinks inherit the descriptor); the
+# namespace is taken down again only when this script brought it up.
+net_bytes=${BENCH_NET_BYTES:-32M}
+net_conns=${BENCH_NET_CONNS:-200}
+net_log="$out/net.log"
+tap_reason="" netns_made=0 tap_lock=""
+if [ "$(id -u)" != 0 ]; then
+    tap_reason="not root (a TAP device and a network namespace need CAP_NET_ADMIN)"
+elif [ ! -c /dev/net/tun ]; then
+    tap_reason="/dev/net/tun is missing (no TUN/TAP support in this kernel or container)"
+else
+    exec {tap_lock}>/tmp/sabos-tap.lock
+    if ! flock -w 900 "$tap_lock"; then
+        tap_reason="/tmp/sabos-tap.lock stayed busy for 15 minutes (another TAP boot)"
+    elif ! bash scripts/netns.sh status >/dev/null 2>&1; then
+        # (The namespace's dnsmasq must not inherit the lock.)
+        if up_msg=$(bash scripts/netns.sh up 2>&1 {tap_lock}>&-); then
+            netns_made=1
+        else
+            tap_reason="scripts/netns.sh up failed: $(tail -1 <<<"$up_msg")"
+        fi
+    fi
+fi
+[ -n "$tap_reason" ] && echo "bench: TAP network rows not measured: $tap_reason" >&2
+net_args=(--bytes "$net_bytes" --conns "$net_conns")
+[ -z "$tap_reason" ] && net_args+=(--tap sabostap0)
+expect scripts/netbench.exp "${net_args[@]}" > "$net_log"
+net_rc=$?
+[ "$net_rc" = 0 ] || echo "bench: the network boot ended with status $net_rc (see $out/net.transcript)" >&2
+[ "$netns_made" = 1 ] && bash scripts/netns.sh down >/dev/null
+[ -n "$tap_lock" ] && exec {tap_lock}>&-
+net_value() { # the value of one BENCH line of the network boot, or "-"
+    local v
+    v=$(sed -nE "s/^BENCH $1 ([0-9./]+)\$/\1/p" "$net_log" | tail -1)
+    echo "${v:--}"
+}
+net_size=$(sed -E 's/^([0-9]+)([KMG])$/\1 \2iB/; s/^([0-9]+)$/\1 bytes/' <<<"$net_bytes")
+printf '\n%-44s %10s %10s %21s %8s\n' "network (one boot, TCG; $net_size per transfer)" "to host" "from host" "ping rtt min/avg/max" "conn"
+printf '%-44s %10s %10s %21s %8s\n' "" "MB/s" "MB/s" "ms" "per s"
+for net in user tap; do
+    label=$([ "$net" = user ] && echo "user net (eth0 -> 10.0.2.2, host loopback)" || echo "TAP (eth1 -> 10.0.9.1, Linux in a netns)")
+    printf '%-44s %10s %10s %21s %8s\n' "$label" "$(net_value "net_${net}_put_mbps")" "$(net_value "net_${net}_get_mbps")" \
+        "$(net_value "net_${net}_ping_ms")" "$(net_value "net_${net}_conn_per_s")"
+done

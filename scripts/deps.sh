@@ -4,10 +4,11 @@
 set -euo pipefail
 PKGS=(clang lld make gcc binutils gnu-efi ovmf qemu-system-x86 mtools dosfstools
       libcmocka-dev console-setup-linux expect procps fdisk qemu-utils musl-tools
-      iproute2 dnsmasq-base busybox bind9-host iputils-ping python3)
+      iproute2 dnsmasq-base busybox bind9-host iputils-ping python3 curl wrk telnet)
 # The network tests (docs/network.md, "Test network"): ip netns/tuntap (iproute2), dnsmasq-base
 # (DHCP, DNS, router advertisements; the -base package starts no system service), busybox
-# (httpd), bind9-host (host), iputils-ping, python3 (tests/tools/tapprobe.py).
+# (httpd), bind9-host (host), iputils-ping, python3 (tests/tools/tapprobe.py). The services'
+# tests (docs/userland.md): curl and wrk against httpd, Debian's telnet client against telnetd.
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

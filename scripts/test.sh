@@ -41,7 +41,7 @@ run_user_host() {
     bash tests/integration/hellostd_host.sh | tee "$out/hellostd-host.txt"
     grep -E '^\[(PASS|FAIL)\]' "$out/hellostd-host.txt" >> "$results"
     local t
-    for t in "forktest" "pipetest" "faulttest" "threadtest" "sigstress" "memhog" "forkbomb -c 300" "sysfuzz -n 20000"; do
+    for t in "forktest" "pipetest" "ptytest" "faulttest" "threadtest" "sigstress" "memhog" "forkbomb -c 300" "sysfuzz -n 20000"; do
         local log="$out/host-${t%% *}.log"
         # shellcheck disable=SC2086 # the program and its arguments are meant to split
         if (cd /tmp && timeout 300 "$root/build/user/bin/"$t) > "$log" 2>&1; then
@@ -55,6 +55,14 @@ run_user_host() {
     bash tests/integration/net_host.sh > "$out/net-host.log" 2>&1
     grep -E '^\[(PASS|FAIL)\]' "$out/net-host.log" | tee -a "$results"
     grep -qE '^\[(PASS|FAIL)\]' "$out/net-host.log" || report "[FAIL] integration.net_host: no verdict (see $out/net-host.log)"
+    # /sbin/httpd on this host's loopback, checked with curl, raw sockets and wrk.
+    bash tests/integration/httpd_host.sh > "$out/httpd-host.log" 2>&1
+    grep -E '^\[(PASS|FAIL)\]' "$out/httpd-host.log" | tee -a "$results"
+    grep -qE '^\[(PASS|FAIL)\]' "$out/httpd-host.log" || report "[FAIL] integration.httpd_host: no verdict (see $out/httpd-host.log)"
+    # /sbin/telnetd on this host's loopback with tsh, driven through Debian's telnet client.
+    expect -f tests/integration/telnetd_host.exp > "$out/telnetd-host.log" 2>&1
+    grep -E '^\[(PASS|FAIL)\]' "$out/telnetd-host.log" | tee -a "$results"
+    grep -qE '^\[(PASS|FAIL)\]' "$out/telnetd-host.log" || report "[FAIL] integration.telnetd_host: no verdict (see $out/telnetd-host.log)"
     [ -f tests/integration/tsh_host.exp ] || return 0
     expect -f tests/integration/tsh_host.exp > "$out/tsh-host.log" 2>&1
     grep -E '^\[(PASS|FAIL)\]' "$out/tsh-host.log" | tee -a "$results"
@@ -150,6 +158,7 @@ run_boot() {
     run_9p_share
     run_shell
     run_tsh_guest
+    run_shutdown_guest
     run_hw_groups
 }
 
@@ -442,6 +451,20 @@ run_tsh_guest() {
     fi
 }
 
+# init's respawn after kill -9 and the clean shutdown and reboot over the serial console, on
+# raw disk copies the host then checks (fsck.fat, mtype): "[PASS] shutdown_guest.NAME" lines
+# and "shutdown_guest: N passed, M failed" (tests/integration/shutdown_guest.exp).
+run_shutdown_guest() {
+    local log="$out/shutdown-guest.log"
+    expect -f tests/integration/shutdown_guest.exp > "$log" 2>&1
+    local rc=$?
+    tr -d '\r' < "$log" | grep -E '^\[(PASS|FAIL)\] shutdown_guest\.' | tee -a "$results"
+    if ! tr -d '\r' < "$log" | grep -qE '^shutdown_guest: [0-9]+ passed, [0-9]+ failed$'; then
+        report "[FAIL] shutdown_guest.completed: expect exited with $rc before its summary"
+        tr -d '\r' < "$log" | tail -20 | sed 's/^/    /'
+    fi
+}
+
 for layer in "${layers[@]}"; do
     case "$layer" in
     host) run_host ;;
@@ -449,6 +472,7 @@ for layer in "${layers[@]}"; do
     boot) run_boot ;;
     shell) run_shell ;;
     tsh) run_tsh_guest ;;
+    shutdown) run_shutdown_guest ;;
     hw) run_hw_groups ;;
     harness) run_harness ;;
     storage) run_storage ;;

@@ -1,9 +1,12 @@
 /* devfs.c: the device file system mounted on /dev, a VFS engine (vfs.h).
  *
- * One flat directory: null, zero, random, urandom, console, tty and one block-device node
- * per registered block device (block.h, taken when the instance is mounted). Node semantics
- * follow POSIX.1-2017 XBD 10.1 (/dev/null, /dev/console, /dev/tty: the console terminal and
- * the caller's controlling terminal, both tty.h) and the Linux conventions for
+ * The root directory: null, zero, random, urandom, console, tty, ptmx, the directory pts and
+ * one block-device node per registered block device (block.h, taken when the instance is
+ * mounted). Node semantics follow POSIX.1-2017 XBD 10.1 (/dev/null, /dev/console, /dev/tty:
+ * the console terminal and the caller's controlling terminal, both tty.h), Linux's pty(7)
+ * for /dev/ptmx (each open makes a pseudo-terminal pair) and /dev/pts (the slaves of the
+ * pairs whose master is open; entries come and go with them, tty.h), and the Linux
+ * conventions for
  * /dev/zero, /dev/random, /dev/urandom and block devices (reads and writes of a block device
  * at byte offsets must be sector-aligned, else -EINVAL).
  *
@@ -194,7 +197,9 @@ int random_bytes(void *buf, size_t len) { return rng_read(buf, len); }
 
 /* ---- the file system ---- */
 
-enum devfs_kind { DEV_ROOT, DEV_NULL, DEV_ZERO, DEV_RANDOM, DEV_URANDOM, DEV_CONSOLE, DEV_TTY, DEV_BLOCK };
+enum devfs_kind {
+    DEV_ROOT, DEV_NULL, DEV_ZERO, DEV_RANDOM, DEV_URANDOM, DEV_CONSOLE, DEV_TTY, DEV_PTMX, DEV_PTS, DEV_BLOCK
+};
 
 struct devfs_node {
     struct vnode vn;
@@ -215,10 +220,12 @@ static struct devfs_node *node_of(struct vnode *vn) { return container_of(vn, st
 static int devfs_lookup(struct vnode *dir, const char *name, size_t len, struct vnode **out) {
     struct devfs *fs = dir->mount->fs_priv;
     if (len == 2 && name[0] == '.' && name[1] == '.') {
-        vnode_get(dir);
-        *out = dir;
+        struct vnode *parent = &fs->nodes[0].vn; /* the root, for itself and for pts */
+        vnode_get(parent);
+        *out = parent;
         return 0;
     }
+    if (node_of(dir)->kind == DEV_PTS) return pty_lookup(name, len, out);
     for (int i = 1; i < fs->count; i++) {
         struct devfs_node *n = &fs->nodes[i];
         if (strlen(n->name) == len && memcmp(n->name, name, len) == 0) {
@@ -234,11 +241,17 @@ static int devfs_readdir(struct vnode *dir, uint64_t *cookie, struct vfs_dirent 
     struct devfs *fs = dir->mount->fs_priv;
     uint64_t c = *cookie;
     if (c < 2) {
-        out->ino = dir->ino;
+        out->ino = c == 0 ? dir->ino : fs->nodes[0].vn.ino;
         out->type = S_IFDIR;
         out->name_len = (uint16_t)(c + 1);
         memcpy(out->name, "..", c + 1);
         out->name[c + 1] = 0;
+    } else if (node_of(dir)->kind == DEV_PTS) {
+        /* cookie 2 + the next pty number to look at */
+        uint64_t pos = c - 2;
+        if (!pty_readdir(&pos, out)) return 0;
+        *cookie = pos + 2;
+        return 1;
     } else if (c - 1 < (uint64_t)fs->count) {
         struct devfs_node *n = &fs->nodes[c - 1];
         out->ino = n->vn.ino;
@@ -277,6 +290,7 @@ static struct tty *node_tty(const struct devfs_node *n) {
 #ifdef VFS_HAVE_VNODE_OPEN
 static int devfs_open(struct vnode *vn, struct vfs_file *f) {
     struct devfs_node *n = node_of(vn);
+    if (n->kind == DEV_PTMX) return pty_open_master(f);
     if (n->kind != DEV_CONSOLE && n->kind != DEV_TTY) return 0;
     struct tty *t = node_tty(n);
     return t ? tty_attach_file(t, f) : -KENXIO;
@@ -336,7 +350,7 @@ static int devfs_getattr(struct vnode *vn, struct vfs_stat *st) {
     memset(st, 0, sizeof *st);
     st->ino = vn->ino;
     st->mode = vn->mode;
-    st->nlink = n->kind == DEV_ROOT ? 2 : 1;
+    st->nlink = n->kind == DEV_ROOT ? 3 : n->kind == DEV_PTS ? 2 : 1;
     st->blksize = n->blk ? n->blk->sector_size : 4096;
     if (n->blk) st->size = n->blk->sectors * n->blk->sector_size;
     st->dev = vn->mount ? vn->mount->id : 0;
@@ -382,7 +396,7 @@ static void add_blk(struct blk_device *dev, void *ctx) {
     node_setup(c->fs, c->m, DEV_BLOCK, dev->name, S_IFBLK | (dev->read_only ? 0440 : 0660), dev);
 }
 
-#define DEVFS_FIXED_NODES 7 /* root, null, zero, random, urandom, console, tty */
+#define DEVFS_FIXED_NODES 9 /* root, null, zero, random, urandom, console, tty, ptmx, pts */
 #define DEVFS_SPARE_BLOCK 8 /* room for block devices registered while mounting */
 
 static int devfs_mount(struct vfs_mount *m, const char *source, const char *options, struct vnode **root) {
@@ -400,6 +414,8 @@ static int devfs_mount(struct vfs_mount *m, const char *source, const char *opti
     node_setup(fs, m, DEV_URANDOM, "urandom", S_IFCHR | 0666, NULL);
     node_setup(fs, m, DEV_CONSOLE, "console", S_IFCHR | 0620, NULL);
     node_setup(fs, m, DEV_TTY, "tty", S_IFCHR | 0666, NULL);
+    node_setup(fs, m, DEV_PTMX, "ptmx", S_IFCHR | 0666, NULL);
+    node_setup(fs, m, DEV_PTS, "pts", S_IFDIR | 0755, NULL);
     struct blk_add_ctx c = {fs, m, cap};
     blk_for_each(add_blk, &c);
     m->fs_priv = fs;

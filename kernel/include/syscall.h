@@ -157,6 +157,7 @@ uint32_t syscall_enosys_count(void);
 #define SYS_arch_prctl 158
 #define SYS_setrlimit 160
 #define SYS_sync 162
+#define SYS_reboot 169
 #define SYS_gettid 186
 #define SYS_tkill 200
 #define SYS_time 201

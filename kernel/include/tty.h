@@ -11,9 +11,11 @@
  * - struct tty_ldisc: the pure line discipline (no locks, no allocation, no hardware). Input
  *   bytes go in; echo and output bytes come out through a callback; signal characters are
  *   reported through another callback. Host-tested (tests/host/test_tty_ldisc.c).
- * - struct tty: one terminal device (the console, or a private one for tests): a locked line
- *   discipline, a wait queue for readers, the session and foreground process group, the
- *   window size, and the vfs_file operations (read, write, poll, ioctl). */
+ * - struct tty: one terminal device (the console, a pseudo-terminal slave, or a private one
+ *   for tests): a locked line discipline, wait queues, the session and foreground process
+ *   group, the window size, and the vfs_file operations (read, write, poll, ioctl).
+ * Pseudo-terminals (pty.c): /dev/ptmx makes a pair, the slave /dev/pts/N is a struct tty
+ * with the same line discipline; Linux's Unix 98 pty ABI (pty(7)). */
 #pragma once
 #include "types.h"
 #include "vfs.h"
@@ -99,6 +101,12 @@ struct kwinsize {
 #define TIOCNOTTY 0x5422u
 #define TCSBRKP 0x5425u
 #define TIOCGSID 0x5429u
+/* pseudo-terminal master ioctls (Linux asm-generic/ioctls.h: _IOR('T', 0x30, unsigned int)
+ * etc.) */
+#define TIOCGPTN 0x80045430u
+#define TIOCSPTLCK 0x40045431u
+#define TIOCSIG 0x40045436u
+#define TIOCGPTLCK 0x80045439u
 /* TCFLSH arguments */
 #define TCIFLUSH 0
 #define TCOFLUSH 1
@@ -158,6 +166,9 @@ void tty_ldisc_input(struct tty_ldisc *l, const uint8_t *s, size_t n);
 int64_t tty_ldisc_read(struct tty_ldisc *l, uint8_t *dst, size_t len);
 /* Bytes that a read could take now (committed lines in canonical mode). */
 uint32_t tty_ldisc_avail(const struct tty_ldisc *l);
+/* Input bytes the buffer takes now without dropping any (each input byte needs at most one
+ * slot; a canonical line at TTY_LINE_MAX still drops data bytes). */
+uint32_t tty_ldisc_input_room(const struct tty_ldisc *l);
 /* True when a read would not wait: canonical, a complete line or end-of-file mark;
  * non-canonical, at least one byte (VMIN bytes when VMIN > 0 and VTIME == 0, as Linux's
  * poll). */
@@ -223,7 +234,7 @@ struct tty *tty_current_ctty(void);
 int64_t tty_read_kernel(struct tty *t, void *buf, size_t len);
 int64_t tty_write_kernel(struct tty *t, const void *buf, size_t len);
 /* ioctl with a kernel-space argument (self-tests, kernel callers): the same commands and
- * results as the file operation, with pointers to kernel memory. */
+ * results as the file operation, with pointers to kernel memory; also for pty masters. */
 int64_t tty_ioctl_kernel(struct vfs_file *f, uint32_t cmd, uint64_t arg);
 /* Feeds bytes to a terminal as if typed (self-tests; the console's input task uses it). */
 void tty_inject_input(struct tty *t, const char *s, size_t n);
@@ -232,7 +243,25 @@ void tty_inject_input(struct tty *t, const char *s, size_t n);
  * and foreground group (POSIX XSH _exit, "controlling process"). Task context, no locks held. */
 void tty_session_leader_exit(struct process *p);
 
-/* A private terminal that is not the console (self-tests, later pseudo-terminals): its
+/* ---- pseudo-terminals (pty.c, Linux pty(7), Unix 98 style) ---- */
+#define PTY_MAX 64          /* pairs at once; the next /dev/ptmx open fails with ENOSPC */
+#define PTY_BUF_SIZE 16384  /* slave output the master has not read yet (then writers wait) */
+
+/* devfs's open hook for /dev/ptmx: makes a new pair (the lowest free number, the slave
+ * locked) and turns f into its master. 0, -KENOSPC (PTY_MAX pairs exist), -KENOMEM. */
+int pty_open_master(struct vfs_file *f);
+/* /dev/pts for devfs: the slave node of pair "N" (referenced), while its master is open;
+ * -KENOENT otherwise. */
+int pty_lookup(const char *name, size_t len, struct vnode **out);
+/* /dev/pts listing: the first pair numbered *pos or higher whose master is open, in *out
+ * (name, ino, S_IFCHR); *pos moves past it. 1 = an entry, 0 = no more. */
+int pty_readdir(uint64_t *pos, struct vfs_dirent *out);
+/* Pairs that exist now (master or slave files open), for tests and /proc. */
+int pty_count(void);
+/* The pty number behind a master file, or -1 when f is not one (tests). */
+int pty_master_index(const struct vfs_file *f);
+
+/* A private terminal that is not the console (self-tests): its
  * output goes to sink(ctx, ...) (NULL: dropped). NULL when memory is short. */
 struct tty *tty_create(const char *name, tty_out_fn sink, void *ctx);
 /* Frees a terminal from tty_create: -KEBUSY while files of it are open. */

@@ -111,6 +111,11 @@ SELFTEST_TIMEOUT(proc, pipe_16mib_between_processes, 120000) {
     run_user_test(t, "/bin/pipetest", argv, 110000, NULL, 0);
 }
 
+SELFTEST_TIMEOUT(proc, pty_pairs_from_user_space, 120000) {
+    const char *argv[] = {"ptytest", NULL};
+    run_user_test(t, "/bin/ptytest", argv, 110000, NULL, 0);
+}
+
 SELFTEST_TIMEOUT(proc, ipc_contract_from_user_space, 60000) {
     const char *argv[] = {"ipctest", NULL};
     run_user_test(t, "/bin/ipctest", argv, 50000, NULL, 0);

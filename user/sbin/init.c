@@ -22,15 +22,31 @@
  * terminal it was started with (TIOCNOTTY), so that the console service's session gets it.
  *
  * Back-off: a respawn service is started again after 1 s, then 2, 4, 8 ... up to 30 s while
- * it keeps failing; the delay returns to 1 s once a run lasted 10 s or more. */
+ * it keeps failing; the delay returns to 1 s once a run lasted 10 s or more.
+ *
+ * Shutdown, with busybox init's signals: SIGUSR2 powers off, SIGTERM reboots, SIGUSR1 halts.
+ * init stops respawning, sends SIGTERM, SIGHUP (an interactive shell ignores SIGTERM but ends
+ * when its terminal hangs up) and SIGCONT (so that stopped jobs act on them) to every process
+ * (kill(-1), which spares init; each service's process group when init is not process 1),
+ * waits up to 3 s for its children to end, sends SIGKILL to whatever is left and waits up to
+ * 1 s more, calls sync(2), then reboot(2) (Linux man-pages reboot(2): RB_POWER_OFF,
+ * RB_AUTOBOOT, RB_HALT_SYSTEM). Every step is logged on the console. Only process 1 calls
+ * reboot(2); an init started by hand (a test on the host) exits with status 0 instead.
+ *
+ * Signals arrive only while init sleeps: SIGCHLD and the shutdown signals are blocked, and
+ * the one wait, ppoll(2) with no descriptors, unblocks them for its duration, so a child that
+ * ends between a check and the sleep still cuts the sleep short. */
+#define _GNU_SOURCE /* ppoll */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/reboot.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
@@ -42,6 +58,8 @@
 #define MAX_CONFIG 65536
 #define BACKOFF_MAX_S 30
 #define STABLE_RUN_MS 10000
+#define SHUTDOWN_TERM_WAIT_MS 3000 /* after SIGTERM/SIGHUP, before SIGKILL */
+#define SHUTDOWN_KILL_WAIT_MS 1000 /* after SIGKILL, before sync and reboot(2) */
 
 struct service {
     char name[32];
@@ -56,6 +74,9 @@ struct service {
 static struct service services[MAX_SERVICES];
 static int nservices;
 static const char *console = "/dev/console";
+static volatile sig_atomic_t shutdown_signal; /* SIGUSR2, SIGTERM or SIGUSR1 once asked */
+static bool shutting_down;                    /* no more starts or restarts */
+static sigset_t wait_mask;                    /* the signal mask while init sleeps */
 
 static long long now_ms(void) {
     struct timespec ts;
@@ -63,7 +84,10 @@ static long long now_ms(void) {
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void on_sigchld(int sig) { (void)sig; } /* only interrupts a sleep */
+static void on_sigchld(int sig) { (void)sig; } /* only interrupts the sleep */
+static void on_shutdown(int sig) {
+    if (!shutdown_signal) shutdown_signal = sig;
+}
 
 static const char *signame(int sig) {
     static const char *const names[] = {
@@ -248,7 +272,7 @@ static void ended(struct service *sv, int status) {
     else
         snprintf(how, sizeof how, "exited with status %d", WEXITSTATUS(status));
     sv->pid = 0;
-    if (!sv->respawn) {
+    if (!sv->respawn || shutting_down) {
         dprintf(2, "init: %s %s\n", sv->name, how);
         return;
     }
@@ -258,9 +282,91 @@ static void ended(struct service *sv, int status) {
     sv->delay_s = sv->delay_s * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : sv->delay_s * 2;
 }
 
-static void sleep_ms(long long ms) {
+/* Sleeps until a signal init handles arrives (SIGCHLD included) or ms milliseconds pass
+ * (ms < 0: no limit). */
+static void wait_for_signal(long long ms) {
     struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
-    nanosleep(&ts, NULL); /* SIGCHLD cuts it short */
+    ppoll(NULL, 0, ms < 0 ? NULL : &ts, &wait_mask);
+}
+
+/* Reaps every child that has ended, reporting services. Returns false when init has no
+ * child left at all. */
+static bool reap(void) {
+    for (;;) {
+        int status;
+        pid_t pid = waitpid(-1, &status, WNOHANG);
+        if (pid == 0) return true;
+        if (pid < 0) return errno != ECHILD;
+        for (int i = 0; i < nservices; i++)
+            if (services[i].pid == pid && (WIFEXITED(status) || WIFSIGNALED(status))) ended(&services[i], status);
+    }
+}
+
+/* Starts the services whose restart time has come; returns the milliseconds until the next
+ * one is due, or -1 when none is waiting. */
+static long long start_due(void) {
+    long long now = now_ms(), next = -1;
+    for (int i = 0; i < nservices; i++) {
+        struct service *sv = &services[i];
+        if (!sv->restart_at_ms) continue;
+        if (sv->restart_at_ms <= now) start(sv);
+        if (sv->restart_at_ms && (next < 0 || sv->restart_at_ms - now < next))
+            next = sv->restart_at_ms > now ? sv->restart_at_ms - now : 0;
+    }
+    return next;
+}
+
+/* Reaps until no child is left (true) or ms milliseconds have passed (false). */
+static bool reap_all_within(long long ms) {
+    long long deadline = now_ms() + ms;
+    for (;;) {
+        if (!reap()) return true;
+        long long left = deadline - now_ms();
+        if (left <= 0) return false;
+        wait_for_signal(left);
+    }
+}
+
+/* Sends sig to every process but init: kill(-1) as process 1, else (init started by hand)
+ * each running service's process group. */
+static void signal_all(int sig) {
+    if (getpid() == 1) {
+        kill(-1, sig);
+        return;
+    }
+    for (int i = 0; i < nservices; i++)
+        if (services[i].pid > 0 && kill(-services[i].pid, sig) < 0) kill(services[i].pid, sig);
+}
+
+/* Stops every process, syncs the file systems and calls reboot(2) for the shutdown signal
+ * sig. Returns only when reboot(2) failed (the services stay stopped); an init that is not
+ * process 1 exits instead of calling reboot(2). */
+static void shut_down(int sig) {
+    const char *what = sig == SIGTERM ? "reboot" : sig == SIGUSR1 ? "halt" : "power off";
+    int how = sig == SIGTERM ? RB_AUTOBOOT : sig == SIGUSR1 ? RB_HALT_SYSTEM : RB_POWER_OFF;
+    shutting_down = true;
+    for (int i = 0; i < nservices; i++) services[i].restart_at_ms = 0;
+    dprintf(2, "init: SIG%s received: shutting down for %s\n", signame(sig), what);
+    dprintf(2, "init: sending SIGTERM, SIGHUP and SIGCONT to all processes\n");
+    signal_all(SIGTERM);
+    signal_all(SIGHUP);
+    signal_all(SIGCONT);
+    bool all_ended = reap_all_within(SHUTDOWN_TERM_WAIT_MS);
+    if (!all_ended) {
+        dprintf(2, "init: processes still running after %d s: sending SIGKILL\n", SHUTDOWN_TERM_WAIT_MS / 1000);
+        signal_all(SIGKILL);
+        all_ended = reap_all_within(SHUTDOWN_KILL_WAIT_MS);
+    }
+    dprintf(2, all_ended ? "init: all processes have ended\n" : "init: some processes have not ended; going on\n");
+    dprintf(2, "init: syncing file systems\n");
+    sync();
+    if (getpid() != 1) {
+        dprintf(2, "init: not process 1, so no %s: exiting\n", what);
+        exit(0);
+    }
+    dprintf(2, "init: calling reboot(2) for %s\n", what);
+    reboot(how);
+    dprintf(2, "init: reboot(2) for %s failed: %s; the services stay stopped\n", what, strerror(errno));
 }
 
 int main(int argc, char **argv) {
@@ -270,12 +376,20 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "-t") && i + 1 < argc) console = argv[++i];
         else dprintf(2, "init: ignoring argument '%s' (usage: init [-f CONFIG] [-t CONSOLE])\n", argv[i]);
     }
-    /* Signals that would end or stop init are ignored; SIGCHLD wakes the main loop. */
-    static const int ignored[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGTSTP, SIGTTIN, SIGTTOU, SIGPIPE, SIGUSR1, SIGUSR2};
+    /* Signals that would end or stop init are ignored. SIGCHLD and the shutdown signals have
+     * handlers and stay blocked except while init sleeps in wait_for_signal. */
+    static const int ignored[] = {SIGHUP, SIGINT, SIGQUIT, SIGTSTP, SIGTTIN, SIGTTOU, SIGPIPE};
     for (size_t i = 0; i < sizeof ignored / sizeof ignored[0]; i++) signal(ignored[i], SIG_IGN);
-    struct sigaction sa = {.sa_handler = on_sigchld};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGCHLD, &sa, NULL); /* no SA_RESTART */
+    static const int handled[] = {SIGCHLD, SIGUSR2, SIGTERM, SIGUSR1};
+    sigset_t block;
+    sigemptyset(&block);
+    for (size_t i = 0; i < sizeof handled / sizeof handled[0]; i++) sigaddset(&block, handled[i]);
+    sigprocmask(SIG_BLOCK, &block, &wait_mask);
+    for (size_t i = 0; i < sizeof handled / sizeof handled[0]; i++) {
+        sigdelset(&wait_mask, handled[i]);
+        struct sigaction sa = {.sa_handler = handled[i] == SIGCHLD ? on_sigchld : on_shutdown, .sa_mask = block};
+        sigaction(handled[i], &sa, NULL); /* no SA_RESTART */
+    }
 
     for (int fd = 0; fd < 3; fd++) {
         if (fcntl(fd, F_GETFD) >= 0) continue;
@@ -300,24 +414,13 @@ int main(int argc, char **argv) {
         start(&services[i]);
     }
     for (;;) {
-        long long now = now_ms(), next = -1;
-        for (int i = 0; i < nservices; i++) {
-            struct service *sv = &services[i];
-            if (!sv->restart_at_ms) continue;
-            if (sv->restart_at_ms <= now) start(sv);
-            else if (next < 0 || sv->restart_at_ms - now < next) next = sv->restart_at_ms - now;
+        reap();
+        if (shutdown_signal) {
+            shut_down(shutdown_signal);
+            shutdown_signal = 0; /* reboot(2) failed: a new request tries again */
         }
-        int status;
-        pid_t pid = waitpid(-1, &status, next < 0 ? 0 : WNOHANG);
-        if (pid == 0 || (pid < 0 && errno == ECHILD)) {
-            /* Nothing to reap now: sleep until the next restart (or a minute); SIGCHLD
-             * (a new orphan ending) cuts the sleep short. */
-            sleep_ms(next < 0 ? 60000 : next);
-            continue;
-        }
-        if (pid < 0) continue; /* EINTR */
-        for (int i = 0; i < nservices; i++)
-            if (services[i].pid == pid && (WIFEXITED(status) || WIFSIGNALED(status)))
-                ended(&services[i], status);
+        long long next = shutting_down ? -1 : start_due();
+        /* Sleep until the next restart; a child ending or a shutdown request cuts it short. */
+        wait_for_signal(next);
     }
 }

@@ -10,12 +10,17 @@
  * (TCGETS ... TIOCGSID) with their errors. Signals from ISIG characters go to the foreground
  * process group as the byte arrives.
  *
+ * Drivers (tty_internal.h): the console and the pseudo-terminal slaves (pty.c) share this
+ * code and the line discipline; a driver bounds the output (writers block or get EAGAIN while
+ * its sink is full), counts the files, and hangs the terminal up (Linux's vhangup: the
+ * session leader gets SIGHUP and SIGCONT, reads give 0, writes and ioctls EIO).
+ *
  * Locking: t->lock (a spinlock) guards the line discipline; it is held for bounded work only
  * (one input batch, one 256-byte output chunk, one read copy). Echo and output go to the
  * sink under it. Signals noted by the line discipline are sent after it is dropped.
  * t->jc_lock (a mutex) serialises session and foreground-group changes, which look at the
  * process table; session and pgrp are read without it (single aligned words). */
-#include "tty.h"
+#include "tty_internal.h"
 #include "proc.h"
 #include "uaccess.h"
 #include "console_input.h"
@@ -28,26 +33,9 @@
 #define OUT_CHUNK 256   /* bytes of a write processed per lock hold */
 #define IN_CHUNK 256    /* bytes of injected input per lock hold */
 
-struct tty {
-    spinlock_t lock;
-    struct tty_ldisc ld;
-    struct wait_queue read_wq;      /* readers and pollers: input arrived, modes changed */
-    struct mutex jc_lock;
-    volatile pid_k session;         /* 0: no session has it as controlling terminal */
-    volatile pid_k pgrp;            /* foreground process group, 0: none */
-    struct kwinsize ws;
-    uint32_t pending_sigs;          /* bit per signal noted by the line discipline */
-    struct vnode vn;                /* the node behind files from tty_open */
-    tty_out_fn sink;
-    void *sink_ctx;
-    int (*sig_hook)(int pgrp, int sig, void *ctx);
-    void *sig_ctx;
-    bool is_console;
-    char name[16];
-};
-
 static const struct vfs_file_ops tty_fops;
 static struct tty console_tty;
+static struct tty_ldisc console_ld;
 static volatile int console_state;     /* 0 not set up, 1 being set up, 2 ready */
 static volatile bool console_started;
 static volatile tid_t console_input_tid;
@@ -73,20 +61,43 @@ static int tty_getattr(struct vnode *vn, struct vfs_stat *st) {
     return 0;
 }
 
-static const struct vnode_ops tty_vnode_ops = {.getattr = tty_getattr};
+static int tty_vnode_open(struct vnode *vn, struct vfs_file *f) {
+    return tty_attach_file(container_of(vn, struct tty, vn), f);
+}
 
-static void tty_setup(struct tty *t, const char *name, tty_out_fn sink, void *ctx) {
+/* The terminal's own node: reached by tty_open and, for pty slaves, as /dev/pts/N. */
+static const struct vnode_ops tty_vnode_ops = {.getattr = tty_getattr, .open = tty_vnode_open};
+
+void tty_setup(struct tty *t, struct tty_ldisc *ld, const char *name, tty_out_fn sink, void *ctx) {
     static uint64_t next_ino = 1;
     memset(t, 0, sizeof(*t));
     spin_init(&t->lock, "tty");
-    tty_ldisc_init(&t->ld, ld_out, ld_sig, t);
     wait_queue_init(&t->read_wq, "tty-read");
+    wait_queue_init(&t->write_wq, "tty-write");
+    wait_queue_init(&t->input_wq, "tty-input");
     mutex_init(&t->jc_lock, "tty-jobctl");
     t->ws = (struct kwinsize){.ws_row = 24, .ws_col = 80};
     vnode_init(&t->vn, &tty_vnode_ops, NULL, S_IFCHR | 0620, __atomic_fetch_add(&next_ino, 1, __ATOMIC_RELAXED));
+    t->ld = ld;
+    tty_ldisc_init(ld, ld_out, ld_sig, t);
     t->sink = sink;
     t->sink_ctx = ctx;
     strlcpy(t->name, name, sizeof t->name);
+}
+
+void tty_reuse(struct tty *t, struct tty_ldisc *ld, tty_out_fn sink, void *ctx) {
+    mutex_lock(&t->jc_lock);
+    t->session = 0;
+    t->pgrp = 0;
+    mutex_unlock(&t->jc_lock);
+    uint64_t fl = spin_lock_irqsave(&t->lock);
+    tty_ldisc_init(ld, ld_out, ld_sig, t);
+    t->ld = ld;
+    t->sink = sink;
+    t->sink_ctx = ctx;
+    t->pending_sigs = 0;
+    t->hung_up = false;
+    spin_unlock_irqrestore(&t->lock, fl);
 }
 
 /* The console's sink: every kernel console. Those turn "\n" into CR LF themselves (the
@@ -109,7 +120,7 @@ static void console_sink(void *ctx, const char *s, size_t n) {
 void tty_init(void) {
     int expected = 0;
     if (__atomic_compare_exchange_n(&console_state, &expected, 1, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-        tty_setup(&console_tty, "console", console_sink, NULL);
+        tty_setup(&console_tty, &console_ld, "console", console_sink, NULL);
         console_tty.is_console = true;
         __atomic_store_n(&console_state, 2, __ATOMIC_RELEASE);
         return;
@@ -122,16 +133,23 @@ struct tty *tty_console(void) {
     return &console_tty;
 }
 
+/* A private terminal and its line discipline, freed together by tty_destroy. */
+struct private_tty {
+    struct tty t;
+    struct tty_ldisc ld;
+};
+
 struct tty *tty_create(const char *name, tty_out_fn sink, void *ctx) {
-    struct tty *t = kmalloc(sizeof(*t));
-    if (t) tty_setup(t, name, sink, ctx);
-    return t;
+    struct private_tty *pt = kmalloc(sizeof(*pt));
+    if (!pt) return NULL;
+    tty_setup(&pt->t, &pt->ld, name, sink, ctx);
+    return &pt->t;
 }
 
 int tty_destroy(struct tty *t) {
-    if (!t || t == &console_tty) return -KEBUSY;
+    if (!t || t == &console_tty || t->drv) return -KEBUSY;
     if (__atomic_load_n(&t->vn.refs, __ATOMIC_ACQUIRE) > 0 || t->session) return -KEBUSY;
-    kfree(t);
+    kfree(container_of(t, struct private_tty, t));
     return 0;
 }
 
@@ -167,12 +185,16 @@ static void leader_cb(const struct process *p, void *ctx) {
     if (p->pid == q->sid && p->sid == q->sid && p->state == PROC_ALIVE) q->alive = true;
 }
 
+/* True when the leader of session sid is alive. */
+static bool leader_alive(pid_k sid) {
+    struct leader_query q = {sid, false};
+    proc_for_each(leader_cb, &q);
+    return q.alive;
+}
+
 /* True when no live session holds t (its session leader is gone counts as free). */
 static bool session_free(struct tty *t) {
-    if (t->session == 0) return true;
-    struct leader_query q = {t->session, false};
-    proc_for_each(leader_cb, &q);
-    return !q.alive;
+    return t->session == 0 || !leader_alive(t->session);
 }
 
 /* Makes t the controlling terminal of p's session, p its leader. jc_lock held. */
@@ -223,6 +245,25 @@ static int job_check(struct tty *t, int sig) {
     return -KEINTR;
 }
 
+void tty_hangup(struct tty *t) {
+    mutex_lock(&t->jc_lock);
+    pid_k sid = t->session;
+    t->session = 0;
+    t->pgrp = 0;
+    mutex_unlock(&t->jc_lock);
+    uint64_t fl = spin_lock_irqsave(&t->lock);
+    t->hung_up = true;
+    spin_unlock_irqrestore(&t->lock, fl);
+    /* Linux's tty_signal_session_leader: only the session leader is signalled */
+    if (sid > 0 && leader_alive(sid)) {
+        proc_signal_pid(sid, SIGHUP);
+        proc_signal_pid(sid, SIGCONT);
+    }
+    wake_up_all(&t->read_wq);
+    wake_up_all(&t->write_wq);
+    wake_up_all(&t->input_wq);
+}
+
 void tty_session_leader_exit(struct process *p) {
     struct tty *t = p->ctty;
     if (!t || p->sid != p->pid || !is_ctty(p, t)) return;
@@ -237,23 +278,59 @@ struct tty *tty_current_ctty(void) {
 
 /* ---- input ---- */
 
-void tty_inject_input(struct tty *t, const char *s, size_t n) {
-    while (n) {
-        size_t chunk = MIN(n, (size_t)IN_CHUNK);
-        uint64_t fl = spin_lock_irqsave(&t->lock);
-        tty_ldisc_input(&t->ld, (const uint8_t *)s, chunk);
-        uint32_t sigs = t->pending_sigs;
-        t->pending_sigs = 0;
-        spin_unlock_irqrestore(&t->lock, fl);
-        wake_up_all(&t->read_wq);
-        for (int sig = 1; sigs; sig++) {
-            if (!(sigs & (1u << sig))) continue;
-            sigs &= ~(1u << sig);
-            send_sig(t, t->pgrp, sig);
-        }
-        s += chunk;
-        n -= chunk;
+/* Sends the signals the line discipline noted (t->lock not held). */
+static void send_pending(struct tty *t, uint32_t sigs) {
+    for (int sig = 1; sigs; sig++) {
+        if (!(sigs & (1u << sig))) continue;
+        sigs &= ~(1u << sig);
+        send_sig(t, t->pgrp, sig);
     }
+}
+
+/* One batch of at most IN_CHUNK bytes of input; with bounded, no more than the input buffer
+ * takes without dropping. Returns the bytes taken. */
+static size_t input_batch(struct tty *t, const uint8_t *s, size_t n, bool bounded) {
+    size_t chunk = MIN(n, (size_t)IN_CHUNK);
+    uint64_t fl = spin_lock_irqsave(&t->lock);
+    if (bounded) chunk = MIN(chunk, (size_t)tty_ldisc_input_room(t->ld));
+    if (chunk) tty_ldisc_input(t->ld, s, chunk);
+    uint32_t sigs = t->pending_sigs;
+    t->pending_sigs = 0;
+    spin_unlock_irqrestore(&t->lock, fl);
+    if (chunk) wake_up_all(&t->read_wq);
+    send_pending(t, sigs);
+    return chunk;
+}
+
+void tty_inject_input(struct tty *t, const char *s, size_t n) {
+    const uint8_t *p = (const uint8_t *)s;
+    while (n) {
+        size_t k = input_batch(t, p, n, false);
+        p += k;
+        n -= k;
+    }
+}
+
+uint32_t tty_input_room(struct tty *t) {
+    uint64_t fl = spin_lock_irqsave(&t->lock);
+    uint32_t room = tty_ldisc_input_room(t->ld);
+    spin_unlock_irqrestore(&t->lock, fl);
+    return room;
+}
+
+static bool input_room_or_hangup(struct tty *t) { return t->hung_up || tty_input_room(t) > 0; }
+
+int64_t tty_write_input(struct tty *t, const uint8_t *s, size_t n, bool nonblock) {
+    size_t done = 0;
+    while (done < n) {
+        size_t k = input_batch(t, s + done, n - done, true);
+        done += k;
+        if (k) continue;
+        if (t->hung_up) break;
+        if (nonblock) return done ? (int64_t)done : -KEAGAIN;
+        if (wait_event(&t->input_wq, input_room_or_hangup(t)) < 0) return done ? (int64_t)done : -KEINTR;
+    }
+    return (int64_t)done;
 }
 
 /* The console's input task: console input queue -> line discipline. */
@@ -296,7 +373,8 @@ bool tty_console_started(void) { return __atomic_load_n(&console_started, __ATOM
 /* ---- read and write ---- */
 
 static bool has_input(struct tty *t) {
-    return __atomic_load_n(&t->ld.canon, __ATOMIC_ACQUIRE) != __atomic_load_n(&t->ld.rd, __ATOMIC_ACQUIRE);
+    return t->hung_up ||
+           __atomic_load_n(&t->ld->canon, __ATOMIC_ACQUIRE) != __atomic_load_n(&t->ld->rd, __ATOMIC_ACQUIRE);
 }
 
 /* The console before tty_console_start: the kernel shell owns the input and a read takes
@@ -323,11 +401,16 @@ static int64_t tty_do_read(struct tty *t, uint8_t *buf, size_t len, bool nonbloc
     bool timer_set = false;
     for (;;) {
         uint64_t fl = spin_lock_irqsave(&t->lock);
-        bool canon = t->ld.tio.c_lflag & ICANON;
+        if (t->hung_up) {
+            spin_unlock_irqrestore(&t->lock, fl);
+            return (int64_t)done; /* Linux's hung_up_tty_read: end of file */
+        }
+        bool canon = t->ld->tio.c_lflag & ICANON;
         struct tty_raw_plan plan;
-        tty_raw_plan(&t->ld.tio, len, &plan);
-        int64_t n = tty_ldisc_read(&t->ld, buf + done, len - done);
+        tty_raw_plan(&t->ld->tio, len, &plan);
+        int64_t n = tty_ldisc_read(t->ld, buf + done, len - done);
         spin_unlock_irqrestore(&t->lock, fl);
+        if (n > 0) wake_up_all(&t->input_wq); /* a pty master may write again */
         if (canon) {
             if (n >= 0) return (int64_t)done + n;
             if (done) return (int64_t)done; /* the mode changed under a raw read */
@@ -355,25 +438,51 @@ static int64_t tty_do_read(struct tty *t, uint8_t *buf, size_t len, bool nonbloc
     }
 }
 
-static int64_t tty_do_write(struct tty *t, const uint8_t *buf, size_t len) {
-    if (t->ld.tio.c_lflag & TOSTOP) {
+/* Bytes of a write that fit the driver's sink now: a byte becomes at most two with ONLCR.
+ * t->lock held. */
+static size_t write_fits(struct tty *t, size_t want) {
+    if (!t->drv || !t->drv->write_room) return want;
+    const struct ktermios *k = &t->ld->tio;
+    size_t per_byte = (k->c_oflag & OPOST) && (k->c_oflag & ONLCR) ? 2 : 1;
+    return MIN(want, t->drv->write_room(t) / per_byte);
+}
+
+static bool can_write_or_hangup(struct tty *t) {
+    uint64_t fl = spin_lock_irqsave(&t->lock);
+    bool ok = t->hung_up || write_fits(t, 1) > 0;
+    spin_unlock_irqrestore(&t->lock, fl);
+    return ok;
+}
+
+static int64_t tty_do_write(struct tty *t, const uint8_t *buf, size_t len, bool nonblock) {
+    if (t->hung_up) return -KEIO;
+    if (t->ld->tio.c_lflag & TOSTOP) {
         int r = job_check(t, SIGTTOU);
         if (r) return r;
     }
     size_t done = 0;
     while (done < len) {
-        size_t n = MIN(len - done, (size_t)OUT_CHUNK);
         uint64_t fl = spin_lock_irqsave(&t->lock);
-        tty_ldisc_write(&t->ld, buf + done, n);
+        if (t->hung_up) {
+            spin_unlock_irqrestore(&t->lock, fl);
+            return done ? (int64_t)done : -KEIO;
+        }
+        size_t n = write_fits(t, MIN(len - done, (size_t)OUT_CHUNK));
+        if (n) tty_ldisc_write(t->ld, buf + done, n);
         spin_unlock_irqrestore(&t->lock, fl);
         done += n;
+        if (n == 0) {
+            if (nonblock) return done ? (int64_t)done : -KEAGAIN;
+            if (wait_event(&t->write_wq, can_write_or_hangup(t)) < 0) return done ? (int64_t)done : -KEINTR;
+            continue;
+        }
         if (done < len && task_interrupted(task_current())) break;
     }
     return (int64_t)done;
 }
 
 int64_t tty_read_kernel(struct tty *t, void *buf, size_t len) { return tty_do_read(t, buf, len, false); }
-int64_t tty_write_kernel(struct tty *t, const void *buf, size_t len) { return tty_do_write(t, buf, len); }
+int64_t tty_write_kernel(struct tty *t, const void *buf, size_t len) { return tty_do_write(t, buf, len, false); }
 
 /* ---- file operations ---- */
 
@@ -382,27 +491,37 @@ static int64_t fop_read(struct vfs_file *f, void *buf, size_t len) {
 }
 
 static int64_t fop_write(struct vfs_file *f, const void *buf, size_t len) {
-    return tty_do_write(f->priv, buf, len);
+    return tty_do_write(f->priv, buf, len, f->flags & O_NONBLOCK);
 }
 
 static uint32_t fop_poll(struct vfs_file *f, struct wait_queue *wqs[2]) {
     struct tty *t = f->priv;
     wqs[0] = &t->read_wq;
-    wqs[1] = NULL;
+    wqs[1] = t->drv ? &t->write_wq : NULL;
     uint64_t fl = spin_lock_irqsave(&t->lock);
-    bool ready = tty_ldisc_poll_ready(&t->ld);
+    if (t->hung_up) {
+        spin_unlock_irqrestore(&t->lock, fl);
+        return VFS_POLLIN | VFS_POLLOUT | VFS_POLLERR | VFS_POLLHUP; /* Linux's hung_up_tty_poll */
+    }
+    bool readable = tty_ldisc_poll_ready(t->ld);
+    bool writable = write_fits(t, 1) > 0;
     spin_unlock_irqrestore(&t->lock, fl);
-    return VFS_POLLOUT | (ready ? VFS_POLLIN : 0);
+    return (writable ? VFS_POLLOUT : 0) | (readable ? VFS_POLLIN : 0);
 }
 
-static int arg_out(bool user, uint64_t arg, const void *src, size_t n) {
+static void fop_close(struct vfs_file *f) {
+    struct tty *t = f->priv;
+    if (t->drv && t->drv->close) t->drv->close(t, f);
+}
+
+int tty_arg_out(bool user, uint64_t arg, const void *src, size_t n) {
     if (user) return copy_to_user((void *)arg, src, n) ? -KEFAULT : 0;
     if (!arg) return -KEFAULT;
     memcpy((void *)arg, src, n);
     return 0;
 }
 
-static int arg_in(bool user, void *dst, uint64_t arg, size_t n) {
+int tty_arg_in(bool user, void *dst, uint64_t arg, size_t n) {
     if (user) return copy_from_user(dst, (const void *)arg, n) ? -KEFAULT : 0;
     if (!arg) return -KEFAULT;
     memcpy(dst, (const void *)arg, n);
@@ -437,30 +556,35 @@ static int ioctl_notty(struct tty *t, struct process *p) {
     return 0;
 }
 
-static int64_t tty_ioctl_common(struct vfs_file *f, uint32_t cmd, uint64_t arg, bool user) {
-    struct tty *t = f->priv;
+/* The ioctls of terminal t through file f (a file of t, or of its pty master: from_master
+ * lifts the controlling-terminal condition of TIOCGPGRP and TIOCGSID, as Linux). */
+static int64_t tty_ioctl_common(struct tty *t, struct vfs_file *f, uint32_t cmd, uint64_t arg, bool user,
+                                bool from_master) {
     struct process *p = proc_current();
     int v, r;
     uint64_t fl;
+    if (t->hung_up) return cmd == TIOCSPGRP ? -KENOTTY : -KEIO; /* Linux's hung_up_tty_ioctl */
     switch (cmd) {
     case TCGETS: {
         struct ktermios k;
         fl = spin_lock_irqsave(&t->lock);
-        k = t->ld.tio;
+        k = t->ld->tio;
         spin_unlock_irqrestore(&t->lock, fl);
-        return arg_out(user, arg, &k, sizeof k);
+        return tty_arg_out(user, arg, &k, sizeof k);
     }
     case TCSETS:
     case TCSETSW: /* output is written synchronously: nothing to drain */
     case TCSETSF: {
         struct ktermios k;
-        if ((r = arg_in(user, &k, arg, sizeof k))) return r;
+        if ((r = tty_arg_in(user, &k, arg, sizeof k))) return r;
         if ((r = job_check(t, SIGTTOU))) return r;
         fl = spin_lock_irqsave(&t->lock);
-        if (cmd == TCSETSF) tty_ldisc_flush_input(&t->ld);
-        tty_ldisc_set_termios(&t->ld, &k);
+        if (cmd == TCSETSF) tty_ldisc_flush_input(t->ld);
+        tty_ldisc_set_termios(t->ld, &k);
         spin_unlock_irqrestore(&t->lock, fl);
         wake_up_all(&t->read_wq);
+        wake_up_all(&t->write_wq);  /* ONLCR may have changed what fits */
+        if (cmd == TCSETSF) wake_up_all(&t->input_wq);
         return 0;
     }
     case TCSBRK:
@@ -470,64 +594,82 @@ static int64_t tty_ioctl_common(struct vfs_file *f, uint32_t cmd, uint64_t arg, 
         if (arg > TCIOFLUSH) return -KEINVAL;
         if (arg != TCOFLUSH) {
             fl = spin_lock_irqsave(&t->lock);
-            tty_ldisc_flush_input(&t->ld);
+            tty_ldisc_flush_input(t->ld);
             spin_unlock_irqrestore(&t->lock, fl);
+            wake_up_all(&t->input_wq);
         }
         return 0;
     case FIONREAD:
         fl = spin_lock_irqsave(&t->lock);
-        v = (int)tty_ldisc_avail(&t->ld);
+        v = (int)tty_ldisc_avail(t->ld);
         spin_unlock_irqrestore(&t->lock, fl);
-        return arg_out(user, arg, &v, sizeof v);
+        return tty_arg_out(user, arg, &v, sizeof v);
     case TIOCOUTQ:
         v = 0;
-        return arg_out(user, arg, &v, sizeof v);
+        return tty_arg_out(user, arg, &v, sizeof v);
     case FIONBIO:
-        if ((r = arg_in(user, &v, arg, sizeof v))) return r;
+        if ((r = tty_arg_in(user, &v, arg, sizeof v))) return r;
         vfs_file_set_flags(f, v ? f->flags | O_NONBLOCK : f->flags & ~(uint32_t)O_NONBLOCK);
         return 0;
     case TIOCGWINSZ: {
+        fl = spin_lock_irqsave(&t->lock);
         struct kwinsize ws = t->ws;
-        return arg_out(user, arg, &ws, sizeof ws);
+        spin_unlock_irqrestore(&t->lock, fl);
+        return tty_arg_out(user, arg, &ws, sizeof ws);
     }
     case TIOCSWINSZ: {
         struct kwinsize ws;
-        if ((r = arg_in(user, &ws, arg, sizeof ws))) return r;
+        if ((r = tty_arg_in(user, &ws, arg, sizeof ws))) return r;
+        fl = spin_lock_irqsave(&t->lock);
         bool changed = memcmp(&ws, &t->ws, sizeof ws) != 0;
         t->ws = ws;
+        spin_unlock_irqrestore(&t->lock, fl);
         if (changed && t->pgrp > 0) send_sig(t, t->pgrp, SIGWINCH);
         return 0;
     }
     case TIOCGPGRP:
-        if (p && !is_ctty(p, t)) return -KENOTTY;
+        if (p && !from_master && !is_ctty(p, t)) return -KENOTTY;
         v = t->pgrp;
-        return arg_out(user, arg, &v, sizeof v);
+        return tty_arg_out(user, arg, &v, sizeof v);
     case TIOCSPGRP:
-        if ((r = arg_in(user, &v, arg, sizeof v))) return r;
+        if ((r = tty_arg_in(user, &v, arg, sizeof v))) return r;
         if (mutex_lock(&t->jc_lock) < 0) return -KEINTR;
         r = ioctl_setpgrp(t, p, v);
         mutex_unlock(&t->jc_lock);
         return r;
     case TIOCGSID:
-        if ((p && !is_ctty(p, t)) || t->session == 0) return -KENOTTY;
+        if ((p && !from_master && !is_ctty(p, t)) || t->session == 0) return -KENOTTY;
         v = t->session;
-        return arg_out(user, arg, &v, sizeof v);
+        return tty_arg_out(user, arg, &v, sizeof v);
     case TIOCSCTTY: return ioctl_sctty(t, p, arg);
     case TIOCNOTTY: return ioctl_notty(t, p);
     default: return -KENOTTY;
     }
 }
 
-static int64_t fop_ioctl(struct vfs_file *f, uint32_t cmd, uint64_t arg) { return tty_ioctl_common(f, cmd, arg, true); }
+static int64_t fop_ioctl(struct vfs_file *f, uint32_t cmd, uint64_t arg) {
+    return tty_ioctl_common(f->priv, f, cmd, arg, true, false);
+}
 
 int64_t tty_ioctl_kernel(struct vfs_file *f, uint32_t cmd, uint64_t arg) {
+    if (pty_master_index(f) >= 0) return pty_ioctl_kernel(f, cmd, arg);
     if (!tty_from_file(f)) return -KENOTTY;
-    return tty_ioctl_common(f, cmd, arg, false);
+    return tty_ioctl_common(f->priv, f, cmd, arg, false, false);
+}
+
+int64_t tty_ioctl_master(struct tty *t, struct vfs_file *f, uint32_t cmd, uint64_t arg, bool user) {
+    switch (cmd) {
+    case TCGETS: case TCSETS: case TCSETSW: case TCSETSF: case TCSBRK: case TCSBRKP: case TCXONC:
+    case TIOCGWINSZ: case TIOCSWINSZ: case TIOCGPGRP: case TIOCSPGRP: case TIOCGSID: case TIOCSCTTY:
+        return tty_ioctl_common(t, f, cmd, arg, user, true);
+    default: return -KENOTTY;
+    }
 }
 
 static const struct vfs_file_ops tty_fops = {
     .read = fop_read,
     .write = fop_write,
+    .close = fop_close,
     .poll = fop_poll,
     .ioctl = fop_ioctl,
 };
@@ -537,6 +679,10 @@ struct tty *tty_from_file(const struct vfs_file *f) { return f && f->fops == &tt
 /* ---- opening ---- */
 
 int tty_attach_file(struct tty *t, struct vfs_file *f) {
+    if (t->drv && t->drv->open) {
+        int r = t->drv->open(t, f);
+        if (r < 0) return r;
+    }
     f->fops = &tty_fops;
     f->priv = t;
     maybe_acquire_ctty(t, f->flags);
@@ -547,12 +693,15 @@ int tty_open(struct tty *t, uint32_t flags, struct vfs_file **out) {
     if ((flags & O_ACCMODE_K) == O_ACCMODE_K) return -KEINVAL;
     vnode_get(&t->vn);
     struct vfs_file *f;
-    int r = vfs_file_from_vnode(&t->vn, flags, &tty_fops, t, &f);
+    int r = vfs_file_from_vnode(&t->vn, flags, NULL, NULL, &f);
+    if (r == 0) {
+        r = tty_attach_file(t, f);
+        if (r < 0) kfree(f); /* as vfs_open: never a terminal file, nothing to close */
+    }
     if (r < 0) {
         vnode_put(&t->vn);
         return r;
     }
-    maybe_acquire_ctty(t, f->flags);
     *out = f;
     return 0;
 }

@@ -355,6 +355,8 @@ int64_t tty_ldisc_read(struct tty_ldisc *l, uint8_t *dst, size_t len) {
 
 uint32_t tty_ldisc_avail(const struct tty_ldisc *l) { return l->canon - l->rd; }
 
+uint32_t tty_ldisc_input_room(const struct tty_ldisc *l) { return TTY_INPUT_SIZE - (l->wr - l->rd); }
+
 bool tty_ldisc_poll_ready(const struct tty_ldisc *l) {
     uint32_t avail = l->canon - l->rd;
     if (l->tio.c_lflag & ICANON) return avail > 0;
