@@ -159,6 +159,10 @@ $(USER_STAMP): $(DISKS_STAMP) $(USER_BINS) $(USER_ETC) $(USER_WWW) $(BUILD)/hell
 # Extra launcher options: make run RUN_ARGS="--smp 4 --mem 2G"
 RUN_ARGS ?=
 run: deps images
+	@echo "SABOS is booting. Once the tsh prompt shows, from another terminal on this machine:"
+	@echo "  telnet 127.0.0.1 2323            a shell (tsh) over telnet"
+	@echo "  curl http://127.0.0.1:8080/      the web server (/www; /9p/ is the build directory)"
+	@echo "Ctrl-A X ends QEMU; Ctrl-A C switches to its monitor."
 	bash scripts/qemu.sh --forward $(RUN_ARGS)
 
 test: deps images
