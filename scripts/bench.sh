@@ -7,7 +7,10 @@
 #     time, wake-up latency (average and maximum) and timer interrupts per second when idle,
 #   - from one more boot with the default command line, driven over the serial console by
 #     scripts/netbench.exp: ping round trip, TCP throughput both ways and TCP connections per
-#     second over QEMU user networking and over the TAP network of scripts/netns.sh.
+#     second over QEMU user networking and over the TAP network of scripts/netns.sh; then,
+#     from the host through the ports qemu.sh --forward forwards, the services: httpd
+#     requests per second for a 1 KiB file with 1 and 32 connections (wrk), a 32 MiB download
+#     from /9p (curl, SHA-256 checked) and the telnet command round trip (telnet + expect).
 # Figures are measured, never asserted: nothing here fails on a timing.
 # BENCH_NET_BYTES (default 32M) is what each TCP transfer moves; BENCH_NET_CONNS (default 200)
 # the connections made one after the other.
@@ -159,3 +162,11 @@ for net in user tap; do
     printf '%-44s %10s %10s %21s %8s\n' "$label" "$(net_value "net_${net}_put_mbps")" "$(net_value "net_${net}_get_mbps")" \
         "$(net_value "net_${net}_ping_ms")" "$(net_value "net_${net}_conn_per_s")"
 done
+
+printf '\n%-44s %21s %8s\n' "services (same boot; via forwarded ports)" value errors
+printf '%-44s %21s %8s\n' "httpd 1 KiB file, 1 connection (requests/s)" "$(net_value svc_http_1k_c1_rps)" \
+    "$(net_value svc_http_1k_c1_errors)"
+printf '%-44s %21s %8s\n' "httpd 1 KiB file, 32 connections (req/s)" "$(net_value svc_http_1k_c32_rps)" \
+    "$(net_value svc_http_1k_c32_errors)"
+printf '%-44s %21s\n' "httpd 32 MiB download from /9p (MB/s)" "$(net_value svc_http_32m_mbps)"
+printf '%-44s %21s\n' "telnet round trip min/median/max (ms)" "$(net_value svc_telnet_rtt_ms)"
