@@ -14,7 +14,7 @@
  *   self        the calling process's <pid> directory (a directory alias: no symlinks here)
  *
  * A file's text is generated when a read starts at offset 0 into a kmalloc'd buffer kept on
- * the node; reads at later offsets are served from that snapshot, so one sequential reader
+ * the node (made again in a larger buffer while it fills one, up to 1 MiB); reads at later offsets are served from that snapshot, so one sequential reader
  * sees a consistent file. One mutex per instance guards the snapshots.
  *
  * The root and the system files are fixed nodes. Per-process nodes are made on lookup and
@@ -45,6 +45,8 @@
 #define USER_HZ 100ull /* clock ticks in /proc/PID/stat (sysconf(_SC_CLK_TCK)) */
 
 /* A growing text buffer; on overflow the text is cut (never written past the end). */
+#define PROCFS_TEXT_MAX (1024 * 1024)   /* the largest text a file grows to */
+
 struct text {
     char *buf;
     size_t len, cap;
@@ -251,7 +253,7 @@ static void tcp_line(const struct tcp_conn *c, void *arg) {
         rxq = (uint32_t)c->n_pending;
         txq = (uint32_t)c->backlog;
     } else {
-        txq = c->snd_end - c->snd_una;
+        txq = tcp_snd_queued(c);
         rxq = c->rcvbuf ? c->rcv_nxt - c->rcv_user - (c->rcv_fin ? 1u : 0u) : 0;
     }
     /* the timer Linux would report: 1 retransmit, 4 zero-window probe, 3 TIME_WAIT */
@@ -388,8 +390,8 @@ static const struct procfs_file files[] = {
     {"interrupts", gen_interrupts, 16384, 0},
     {"pci", gen_pci, 16384, 0},
     {"dev", gen_net_dev, 8192, 1},
-    {"tcp", gen_net_tcp, 65536, 1},
-    {"tcp6", gen_net_tcp6, 65536, 1},
+    {"tcp", gen_net_tcp, 8192, 1},
+    {"tcp6", gen_net_tcp6, 8192, 1},
     {"udp", gen_net_udp, 32768, 1},
     {"udp6", gen_net_udp6, 32768, 1},
     {"stats", gen_net_stats, 8192, 1},
@@ -739,11 +741,20 @@ static int64_t procfs_read(struct vnode *vn, uint64_t off, void *buf, size_t len
     if (mutex_lock(&fs->lock) < 0) return -KEINTR;
     if (off == 0 || !n->snap) {
         size_t cap = n->kind == PN_FILE ? files[n->file].cap : 2048;
-        struct text t = {kmalloc(cap), 0, cap};
-        int r = t.buf ? 0 : -KENOMEM;
-        if (t.buf) {
-            t.buf[0] = 0;
-            r = generate(n, &t);
+        struct text t;
+        int r;
+        /* A text that filled its buffer is made again in one twice as large, up to
+         * PROCFS_TEXT_MAX (a socket table grows with the connections). */
+        for (;;) {
+            t = (struct text){kmalloc(cap), 0, cap};
+            r = t.buf ? 0 : -KENOMEM;
+            if (t.buf) {
+                t.buf[0] = 0;
+                r = generate(n, &t);
+            }
+            if (r < 0 || t.len + 1 < t.cap || cap * 2 > PROCFS_TEXT_MAX) break;
+            kfree(t.buf);
+            cap *= 2;
         }
         if (r < 0) {
             kfree(t.buf);

@@ -6,11 +6,12 @@
 #include "selftest.h"
 #include "vfs.h"
 #include "kstring.h"
+#include "kprintf.h"
 #include "mm.h"
 #include "net_tcp.h"
 #include "net_udp.h"
 
-#define TEXT_MAX 16384
+#define TEXT_MAX 65536
 
 /* Reads the whole file into a NUL-terminated kmalloc'd buffer (small reads, to exercise the
  * snapshot served at later offsets). Returns the length or a negative error. */
@@ -220,6 +221,29 @@ SELFTEST(procfs, net_tcp_lists_listener_as_0A) {
     ST_ASSERT(t, seen && v6_not_in_v4, "listener on 127.0.0.1:47806 as LISTEN %d; v6 kept out %d", seen, v6_not_in_v4);
     ST_ASSERT(t, seen6 && v6_header, "listener on [::1]:47807 in tcp6 %d, header %d", seen6, v6_header);
     ST_ASSERT(t, gone, "the aborted listener is still listed");
+}
+
+/* A table larger than the file's first buffer is made again in a larger one, never cut. */
+SELFTEST(procfs, net_tcp_grows_past_its_first_buffer) {
+    enum { N = 120, BASE = 47900 };
+    struct net_addr lo = net_addr4(0x7f000001);
+    struct tcp_conn *ls[N];
+    int made = 0, err = 0;
+    while (made < N && (ls[made] = tcp_listen(&lo, (uint16_t)(BASE + made), 1, &err)) != NULL) made++;
+    char *tcp = NULL;
+    int64_t n = read_proc_file("/net/tcp", &tcp);
+    for (int i = 0; i < made; i++) tcp_abort(ls[i]);
+    int missing = 0;
+    for (int i = 0; n > 0 && i < made; i++) {
+        char port[8];
+        ksnprintf(port, sizeof port, ":%04X ", BASE + i);
+        missing += !contains(tcp, port);
+    }
+    bool width = n > 0 && lines_have_width(tcp, 149);
+    kfree(tcp);
+    ST_ASSERT(t, made == N, "only %d listeners: %d", made, err);
+    ST_ASSERT(t, n > 8192, "/proc/net/tcp is %ld bytes with %d listeners", (long)n, N);
+    ST_ASSERT(t, missing == 0 && width, "%d listeners missing, whole lines %d", missing, width);
 }
 
 SELFTEST(procfs, net_udp_lists_bound_socket) {

@@ -171,6 +171,8 @@ void tcp_set_keepalive(struct tcp_conn *c, bool on, uint32_t idle_s, uint32_t in
 int tcp_error(struct tcp_conn *c, bool clear);
 /* Bytes waiting in the receive buffer (FIONREAD). */
 uint32_t tcp_rcv_queued(const struct tcp_conn *c);
+/* Bytes written and not yet acknowledged (the SYN and FIN not counted). */
+uint32_t tcp_snd_queued(const struct tcp_conn *c);
 const char *tcp_state_name(enum tcp_state s);
 
 /* Input from the IP layer: one segment, TCP header at p->data, p->len the TCP length (IP

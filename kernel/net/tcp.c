@@ -448,6 +448,7 @@ int tcp_error(struct tcp_conn *c, bool clear) {
 }
 
 uint32_t tcp_rcv_queued(const struct tcp_conn *c) { return rcv_data(c); }
+uint32_t tcp_snd_queued(const struct tcp_conn *c) { return snd_used(c); }
 
 /* ---- input ---- */
 static bool addr_match(const struct net_addr *a, const struct net_addr *b) {
