@@ -86,6 +86,19 @@ static void rtt_sample(struct tcp_conn *c, uint64_t r) {
     c->rto = MIN(MAX(rto, TCP_RTO_MIN_NS), TCP_RTO_MAX_NS);
 }
 
+/* With l's backlog full, drops its oldest half-open child whose SYN-ACK has gone unanswered
+ * for a whole retransmission timeout (a peer that went away, or a SYN flood), so that a new
+ * SYN can take its place, as BSD's SYN cache does; children still within their first RTO
+ * are kept, so a burst of real connections does not push itself out. False when none. */
+static bool drop_stale_half_open(struct tcp_conn *l) {
+    struct tcp_conn *victim = NULL;
+    for (struct tcp_conn *c = tcp_conns; c; c = c->next)   /* newest first: the last match is oldest */
+        if (c->parent == l && c->state == TCP_SYN_RECEIVED && c->retries > 0) victim = c;
+    if (!victim) return false;
+    tcp_drop(victim, 0);
+    return true;
+}
+
 static void listen_input(struct tcp_conn *l, const struct seg *s, const struct net_addr *src,
                          const struct net_addr *dst, uint64_t now) {
     if (s->flags & TCP_RST) return;
@@ -94,7 +107,10 @@ static void listen_input(struct tcp_conn *l, const struct seg *s, const struct n
         return;
     }
     if (!(s->flags & TCP_SYN)) return;
-    if (l->n_pending >= l->backlog) { tcp_stats.backlog_full++; return; }
+    if (l->n_pending >= l->backlog) {
+        tcp_stats.backlog_full++;                 /* this SYN, or the stale child it replaces */
+        if (!drop_stale_half_open(l)) return;
+    }
     struct tcp_conn *c = tcp_conn_new(true);
     if (!c) { tcp_stats.backlog_full++; return; }
     c->local = *dst;

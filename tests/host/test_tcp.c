@@ -852,6 +852,37 @@ static void test_backlog_full(void **st) {
     assert_null(tcp_conns);
 }
 
+/* A full backlog of half-open children: a new SYN replaces the oldest child whose SYN-ACK has
+ * gone unanswered for an RTO, never a fresh one; the replaced peer's late ACK gets a RST. */
+static void test_backlog_stale_half_open_replaced(void **st) {
+    (void)st;
+    int err;
+    struct tcp_conn *l = tcp_listen(&A, AP, 2, &err);
+    inject_full(BP, AP, 100, 0, TCP_SYN, 1000, NULL, 0, NULL, 0);
+    uint32_t iss0 = next_out()->seq;
+    fake_now += 300000000ull;
+    inject_full(BP + 1, AP, 200, 0, TCP_SYN, 1000, NULL, 0, NULL, 0);
+    next_out();
+    inject_full(BP + 2, AP, 300, 0, TCP_SYN, 1000, NULL, 0, NULL, 0);   /* both children fresh */
+    expect_none();
+    assert_int_equal(tcp_stats.backlog_full, 1);
+    tick_to(fake_now + 800000000ull);          /* the first child's SYN-ACK is retransmitted */
+    expect(TCP_SYN | TCP_ACK, iss0, 101, 0);
+    expect_none();
+    inject_full(BP + 2, AP, 300, 0, TCP_SYN, 1000, NULL, 0, NULL, 0);   /* replaces the first */
+    uint32_t iss2 = next_out()->seq;
+    assert_int_equal(tcp_stats.backlog_full, 2);
+    assert_int_equal(l->n_pending, 2);
+    inject_full(BP, AP, 101, iss0 + 1, TCP_ACK, 1000, NULL, 0, NULL, 0);  /* too late */
+    expect(TCP_RST, iss0 + 1, 0, 0);
+    inject_full(BP + 2, AP, 301, iss2 + 1, TCP_ACK, 1000, NULL, 0, NULL, 0);
+    struct tcp_conn *c = tcp_accept(l, &err);
+    assert_non_null(c);
+    assert_int_equal(c->rport, BP + 2);
+    tcp_close(c);
+    tcp_close(l);
+}
+
 static void test_hostile_segments(void **st) {
     (void)st;
     struct tcp_conn *c = open_est(1000);
@@ -1173,6 +1204,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_keepalive_probe_answered_by_us, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keepalive_settings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_backlog_full, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_backlog_stale_half_open_replaced, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_segments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_api_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ipv6_open, setup, teardown),
