@@ -7,7 +7,9 @@ PKGS=(clang lld make gcc binutils gnu-efi ovmf qemu-system-x86 mtools dosfstools
       iproute2 dnsmasq-base busybox bind9-host iputils-ping python3 curl wrk telnet)
 # The network tests (docs/network.md, "Test network"): ip netns/tuntap (iproute2), dnsmasq-base
 # (DHCP, DNS, router advertisements; the -base package starts no system service), busybox
-# (httpd), bind9-host (host), iputils-ping, python3 (tests/tools/tapprobe.py). The services'
+# (httpd), bind9-host (host), iputils-ping, python3 (tests/tools/tapprobe.py).
+# tests/integration/net_guest.sh also uses unshare and flock (util-linux, always installed) and
+# ss (iproute2). The services'
 # tests (docs/userland.md): curl and wrk against httpd, Debian's telnet client against telnetd.
 missing=()
 for p in "${PKGS[@]}"; do

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # qemu.sh: the one QEMU launcher used by `make run`, `make test` and `make bench`.
 #
-#   scripts/qemu.sh [--cmdline STR] [--smp N] [--mem SIZE] [--forward] [--timeout SEC]
-#                   [--no-reboot] [--display] [--boot-disk IMAGE] [--disk-dir DIR]
+#   scripts/qemu.sh [--cmdline STR] [--smp N] [--mem SIZE] [--forward] [--forward-base PORT]
+#                   [--timeout SEC] [--no-reboot] [--display] [--boot-disk IMAGE] [--disk-dir DIR]
 #                   [--cdrom IMAGE] [--no-nvme] [--no-ahci] [--share DIR]
-#                   [--tap NAME [--nic-model virtio|e1000e]] [-- EXTRA QEMU ARGS...]
+#                   [--tap NAME [--nic-model virtio|e1000e]] [--host-dns ADDR]
+#                   [-- EXTRA QEMU ARGS...]
 #
 # Boots q35 + OVMF (read-only firmware code, a private writable copy of the variables) with
 # the serial console on stdio and the isa-debug-exit device (the guest's selftest verdict
@@ -22,17 +23,23 @@
 # the repository's build/ directory, so new programs run without rebuilding an image;
 # --share DIR shares another one.
 # --forward forwards 127.0.0.1:2323 -> guest 23 (telnet) and 127.0.0.1:8080 -> guest 80
-# (HTTP). The first NIC is always virtio-net on QEMU user networking (guest 10.0.2.15, the
-# host's loopback is 10.0.2.2; MAC 52:54:00:12:34:56). --tap NAME adds a second NIC on an
-# existing TAP device (scripts/netns.sh up makes sabostap0; docs/network.md), MAC
-# 52:54:00:12:34:57, virtio-net unless --nic-model e1000e. Everything after `--` goes to QEMU
-# unchanged, so any configuration can be booted by hand, for example
+# (HTTP); --forward-base PORT forwards 127.0.0.1:PORT -> 23 and 127.0.0.1:PORT+1 -> 80
+# instead (for a test that must not meet another QEMU's forwards). The first NIC is always
+# virtio-net on QEMU user networking (guest 10.0.2.15, the host's loopback is 10.0.2.2; MAC
+# 52:54:00:12:34:56). --tap NAME adds a second NIC on an existing TAP device (scripts/netns.sh
+# up makes sabostap0; docs/network.md), MAC 52:54:00:12:34:57, virtio-net unless --nic-model
+# e1000e. --host-dns ADDR (root only) makes QEMU's DNS forwarder (guest 10.0.2.3:53, which
+# asks the first nameserver of the host's /etc/resolv.conf) ask ADDR instead: QEMU runs in a
+# private mount namespace (unshare -m) where a resolv.conf naming ADDR is bind-mounted over
+# /etc/resolv.conf; the host's file is not touched (scripts/usernet.sh serves the test names
+# on 127.0.0.1:53). Everything after `--` goes to QEMU unchanged, so any configuration can be
+# booted by hand, for example
 #   scripts/qemu.sh --smp 4 --mem 2G -- -machine q35,i8042=off
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-cmdline="" smp=2 mem=512M forward=0 timeout_s=0 noreboot=0 display=0
+cmdline="" smp=2 mem=512M forward=0 forward_base="" timeout_s=0 noreboot=0 display=0
 boot_disk="$root/build/disk0.img" disk_dir="" cdrom="" nvme=1 ahci=1 share="$root/build"
-tap="" nic_model=virtio
+tap="" nic_model=virtio host_dns=""
 extra=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -40,6 +47,7 @@ while [ $# -gt 0 ]; do
     --smp) smp=$2; shift 2 ;;
     --mem) mem=$2; shift 2 ;;
     --forward) forward=1; shift ;;
+    --forward-base) forward=1 forward_base=$2; shift 2 ;;
     --timeout) timeout_s=$2; shift 2 ;;
     --no-reboot) noreboot=1; shift ;;
     --display) display=1; shift ;;
@@ -51,6 +59,7 @@ while [ $# -gt 0 ]; do
     --share) share=$2; shift 2 ;;
     --tap) tap=$2; shift 2 ;;
     --nic-model) nic_model=$2; shift 2 ;;
+    --host-dns) host_dns=$2; shift 2 ;;
     --) shift; extra=("$@"); break ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print } /^set /{ exit }' "$0"; exit 0 ;;
     *) echo "qemu.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
@@ -68,6 +77,12 @@ esac
 if [ -n "$tap" ]; then
     [ -e "/sys/class/net/$tap/tun_flags" ] || {
         echo "qemu.sh: no TAP device $tap on this host (run: sudo scripts/netns.sh up)" >&2; exit 2; }
+fi
+if [ -n "$host_dns" ]; then
+    [ "$(id -u)" -eq 0 ] || { echo "qemu.sh: --host-dns needs root (a private mount namespace)" >&2; exit 2; }
+    command -v unshare >/dev/null || { echo "qemu.sh: --host-dns needs unshare (util-linux)" >&2; exit 2; }
+    [[ $host_dns =~ ^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$ || $host_dns =~ ^[0-9a-fA-F:]+$ ]] ||
+        { echo "qemu.sh: --host-dns wants a numeric IPv4 or IPv6 address, not '$host_dns'" >&2; exit 2; }
 fi
 code=/usr/share/OVMF/OVMF_CODE_4M.fd
 vars=/usr/share/OVMF/OVMF_VARS_4M.fd
@@ -95,7 +110,14 @@ disk_arg() {
 netdev="user,id=net0"
 if [ "$forward" = 1 ]; then
     # A host port already in use would make QEMU refuse to start: skip that forward instead.
-    for pair in 2323:23 8080:80; do
+    pairs="2323:23 8080:80"
+    if [ -n "$forward_base" ]; then
+        if ! [[ $forward_base =~ ^[0-9]{1,5}$ ]] || [ "$forward_base" -lt 1 ] || [ "$forward_base" -gt 65534 ]; then
+            echo "qemu.sh: --forward-base wants a port number 1-65534, not '$forward_base'" >&2; exit 2
+        fi
+        pairs="$forward_base:23 $((forward_base + 1)):80"
+    fi
+    for pair in $pairs; do
         host=${pair%%:*} guest=${pair##*:}
         if (exec 3<>"/dev/tcp/127.0.0.1/$host") 2>/dev/null; then
             echo "qemu.sh: 127.0.0.1:$host is in use on this host; not forwarding it to guest port $guest" >&2
@@ -147,10 +169,19 @@ fi
 [ "$display" = 1 ] || args+=(-display none)
 [ "$noreboot" = 1 ] && args+=(-no-reboot)
 
+# The command that starts QEMU: directly, or (--host-dns) in its own mount namespace with its
+# own resolv.conf; unshare and sh exec, so QEMU keeps the process id timeout watches.
+launch=(qemu-system-x86_64)
+if [ -n "$host_dns" ]; then
+    printf '# scripts/qemu.sh --host-dns: what QEMU user networking forwards DNS to\nnameserver %s\n' \
+        "$host_dns" > "$work/resolv.conf"
+    launch=(unshare --mount --propagation private sh -c \
+        'mount --bind "$0" /etc/resolv.conf && exec qemu-system-x86_64 "$@"' "$work/resolv.conf")
+fi
 rc=0
 if [ "$timeout_s" != 0 ]; then
-    timeout --foreground -k 5 "$timeout_s" qemu-system-x86_64 "${args[@]}" "${extra[@]}" || rc=$?
+    timeout --foreground -k 5 "$timeout_s" "${launch[@]}" "${args[@]}" "${extra[@]}" || rc=$?
 else
-    qemu-system-x86_64 "${args[@]}" "${extra[@]}" || rc=$?
+    "${launch[@]}" "${args[@]}" "${extra[@]}" || rc=$?
 fi
 exit $rc
