@@ -19,7 +19,9 @@
 # loopback) and opens the TAP device there; a bridge and a veth pair carry the frames into the
 # namespace. The host's bridge address lets host tools (ping, tcpsink) reach the guest too;
 # the host ignores router advertisements on the bridge, so its own routes never change.
-#   DHCPv4: 10.0.9.100-10.0.9.200, router and DNS server 10.0.9.1, domain "sabos"
+#   DHCPv4: 10.0.9.100-10.0.9.200, router and DNS server 10.0.9.1, domain "sabos"; the guest's
+#     TAP NIC (qemu.sh --tap, MAC 52:54:00:12:34:57) always gets 10.0.9.157, so host tools can
+#     reach its services without asking it first
 #   DNS on 10.0.9.1:53 / [fd09::1]:53 (only names under .sabos; nothing is forwarded):
 #     test.sabos A 10.0.9.1 AAAA fd09::1; v4only.sabos A 10.0.9.1; v6only.sabos AAAA fd09::1;
 #     alias.sabos CNAME test.sabos; chain.sabos CNAME alias.sabos (a two-step chain);
@@ -82,6 +84,7 @@ cname=alias.sabos,test.sabos
 cname=chain.sabos,alias.sabos
 dhcp-authoritative
 dhcp-range=10.0.9.100,10.0.9.200,255.255.255.0,$LEASE
+dhcp-host=52:54:00:12:34:57,10.0.9.157
 dhcp-option=option:router,$V4_NS
 dhcp-option=option:dns-server,$V4_NS
 dhcp-option=option:domain-name,sabos
