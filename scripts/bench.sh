@@ -163,7 +163,7 @@ for net in user tap; do
         "$(net_value "net_${net}_ping_ms")" "$(net_value "net_${net}_conn_per_s")"
 done
 
-printf '\n%-44s %21s %8s\n' "services (same boot; via forwarded ports)" value errors
+printf '\n%-44s %21s %8s\n' "services (same boot; wrk over TAP if present)" value errors
 printf '%-44s %21s %8s\n' "httpd 1 KiB file, 1 connection (requests/s)" "$(net_value svc_http_1k_c1_rps)" \
     "$(net_value svc_http_1k_c1_errors)"
 printf '%-44s %21s %8s\n' "httpd 1 KiB file, 32 connections (req/s)" "$(net_value svc_http_1k_c32_rps)" \
