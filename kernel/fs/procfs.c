@@ -8,6 +8,7 @@
  *   net/dev     the network interfaces and their counters, in Linux's /proc/net/dev format
  *   net/tcp, net/tcp6, net/udp, net/udp6  the sockets, in Linux's formats (for netstat)
  *   net/stats   SABOS's IPv4/ICMP/UDP/TCP/IPv6 counters, laid out like Linux's /proc/net/snmp
+ *   net/if_inet6  the IPv6 addresses of the interfaces, in Linux's format (ifconfig reads it)
  *   <pid>/      one directory per process: stat (proc(5) /proc/pid/stat, all 52 fields, zeros
  *               where SABOS keeps nothing), status ("Name:", "State:", "Pid:", "PPid:",
  *               "VmRSS:", ...), cmdline (the command name and a NUL: argv is not kept)
@@ -182,6 +183,37 @@ static int gen_net_dev(struct text *t) {
     text_printf(t, "Inter-|   Receive                                                |  Transmit\n"
                    " face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n");
     netif_for_each(net_dev_line, t);
+    return 0;
+}
+
+
+/* /proc/net/if_inet6 (proc(5); Linux net/ipv6/addrconf.c): one line per IPv6 address,
+ * "ADDRESS IFINDEX PREFIXLEN SCOPE FLAGS NAME": the address as 32 hex digits, then %02x
+ * fields: the interface index, the prefix length, the scope (00 global, 10 host, 20 link)
+ * and the flags (80 IFA_F_PERMANENT for lo's ::1 and the link-local address; a SLAAC
+ * address has lifetimes, so 00 as in Linux), then the name right-aligned in 8 columns. */
+static void if_inet6_line(struct text *t, const struct netif *nif, const uint8_t a[16], unsigned prefix_len,
+                          unsigned scope, unsigned flags) {
+    for (int i = 0; i < 16; i++) text_printf(t, "%02x", a[i]);
+    text_printf(t, " %02x %02x %02x %02x %8s\n", netif_index(nif), prefix_len, scope, flags, nif->name);
+}
+
+static void net_if_inet6_lines(struct netif *nif, void *ctx) {
+    struct text *t = ctx;
+    bool loopback = nif->flags & NETIF_LOOPBACK;
+    uint8_t a[16];
+    if (nif->ip6_global_valid) {
+        memcpy(a, nif->ip6_global, 16);
+        if_inet6_line(t, nif, a, nif->ip6_global_prefix_len, loopback ? 0x10 : 0x00, loopback ? 0x80 : 0x00);
+    }
+    if (nif->ip6_ll_valid) {
+        memcpy(a, nif->ip6_ll, 16);
+        if_inet6_line(t, nif, a, 64, 0x20, 0x80);
+    }
+}
+
+static int gen_net_if_inet6(struct text *t) {
+    netif_for_each(net_if_inet6_lines, t);
     return 0;
 }
 
@@ -395,6 +427,7 @@ static const struct procfs_file files[] = {
     {"udp", gen_net_udp, 32768, 1},
     {"udp6", gen_net_udp6, 32768, 1},
     {"stats", gen_net_stats, 8192, 1},
+    {"if_inet6", gen_net_if_inet6, 2048, 1},
 };
 #define NFILES ((int)ARRAY_SIZE(files))
 

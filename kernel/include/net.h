@@ -172,6 +172,14 @@ void netif_get_faults(struct netif *nif, struct sabos_netem *out);
  * -KEFAULT (bad ifreq or ifr_data), -KENODEV (no such interface), -KEINVAL. Not in
  * HOST_TEST builds (it copies from user memory). */
 int64_t netif_netem_ioctl(uint32_t cmd, uint64_t arg);
+/* Interface indexes (netdevice(7) ifr_ifindex): lo is 1, the others 2, 3, ... in
+ * registration order; never change. netif_index: 0 when nif is not registered. */
+uint32_t netif_index(const struct netif *nif);
+/* The interface with this index, or NULL. */
+struct netif *netif_by_index(uint32_t index);
+/* The SIOCGIF* ioctls of netdevice(7) with the user address arg (sock_ioctl calls it):
+ * 0, -KEFAULT, -KENODEV, -KEADDRNOTAVAIL, or -KENOTTY for any other cmd. Not in HOST_TEST. */
+int64_t netif_ifreq_ioctl(uint32_t cmd, uint64_t arg);
 
 struct netif {
     char name[NETIF_NAME_MAX];   /* "eth0", "eth1", "lo" */

@@ -417,3 +417,201 @@ SELFTEST(net, netem_ioctl_validates_input) {
     ST_ASSERT(t, got.duplicate_permille == 1000 && got.loss_permille == 0 && got.reorder_permille == 0 && got.reserved == 0,
               "read back %u/%u/%u reserved %u", got.loss_permille, got.duplicate_permille, got.reorder_permille, got.reserved);
 }
+
+/* ---- the interface ioctls of netdevice(7) (netif.c), through the system calls ---- */
+#include "kprintf.h"
+#define IFREQ_SIZE 40
+#define SIOCGIFNAME_T 0x8910
+#define SIOCGIFCONF_T 0x8912
+#define SIOCGIFFLAGS_T 0x8913
+#define SIOCGIFADDR_T 0x8915
+#define SIOCGIFBRDADDR_T 0x8919
+#define SIOCGIFNETMASK_T 0x891b
+#define SIOCGIFMTU_T 0x8921
+#define SIOCGIFHWADDR_T 0x8927
+#define SIOCGIFINDEX_T 0x8933
+
+/* A down Ethernet interface without IPv4, registered once and never removed (interfaces
+ * are never unregistered): the EADDRNOTAVAIL and not-running cases. Sends nothing. */
+static int ifq_transmit(struct netif *nif, struct pkt *p) { (void)nif; pkt_free(p); return 0; }
+static int ifq_poll(struct netif *nif, int budget) { (void)nif; (void)budget; return 0; }
+static const struct netif_ops ifq_ops = {.transmit = ifq_transmit, .poll = ifq_poll};
+static struct netif ifq_netif = {.name = "ifqtest", .mac = {0x02, 0, 0, 0, 0x5e, 0x7f}, .mtu = 1280, .ops = &ifq_ops};
+
+/* ioctl(fd, cmd, u) on a 40-byte ifreq at u naming name (name_len bytes, no NUL added) with
+ * the 4-byte ivalue in its union; the answer is copied to out. */
+static int64_t ifreq_call(int fd, uint32_t cmd, uint64_t u, const char *name, size_t name_len, int32_t ivalue,
+                          uint8_t out[IFREQ_SIZE]) {
+    uint8_t ifr[IFREQ_SIZE] = {0};
+    memcpy(ifr, name, name_len);
+    memcpy(ifr + 16, &ivalue, 4);
+    copy_to_user((void *)u, ifr, sizeof(ifr));
+    int64_t r = netem_sc(SYS_ioctl, (uint64_t)fd, cmd, u);
+    copy_from_user(out, (const void *)u, IFREQ_SIZE);
+    return r;
+}
+
+/* The sockaddr_in at ifr + 16 is AF_INET, port 0, address a. */
+static bool ifreq_has_ip4(const uint8_t *ifr, const uint8_t a[4]) {
+    static const uint8_t zero[10];
+    return ifr[16] == NET_AF_INET && ifr[17] == 0 && !memcmp(ifr + 18, zero, 2) && !memcmp(ifr + 20, a, 4) &&
+           !memcmp(ifr + 24, zero, 8);
+}
+
+SELFTEST(net, siocgif_ioctls_answer_as_linux) {
+    struct netif *lo = netif_find("lo");
+    ST_ASSERT(t, lo != NULL, "no loopback interface");
+    int reg = netif_find("ifqtest") ? 0 : netif_register(&ifq_netif);
+    ST_ASSERT(t, reg == 0, "registering the test interface: %d", reg);
+    uint32_t ifq_index = netif_index(&ifq_netif);
+    struct netif *eth = virtio_net_netif(0);
+    ST_ASSERT(t, proc_test_enter() == 0, "test process setup failed");
+    uint64_t u = 0;
+    int m = uvm_map(proc_current()->vm, &u, NETEM_SCRATCH, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0);
+    int fd = m == 0 ? (int)netem_sc(SYS_socket, 10, 1, 0) : -1; /* AF_INET6, SOCK_STREAM: any socket will do */
+    int64_t r[24];
+    uint8_t lo_flags[IFREQ_SIZE], lo_addr[IFREQ_SIZE], lo_mask[IFREQ_SIZE], lo_brd[IFREQ_SIZE], lo_hw[IFREQ_SIZE],
+        lo_mtu[IFREQ_SIZE], lo_idx[IFREQ_SIZE], name1[IFREQ_SIZE], q_flags[IFREQ_SIZE], q_hw[IFREQ_SIZE],
+        q_idx[IFREQ_SIZE], q_name[IFREQ_SIZE], eth_flags[IFREQ_SIZE], eth_idx[IFREQ_SIZE], scratch[IFREQ_SIZE];
+    uint32_t conf_len[4] = {0};
+    uint8_t conf0[IFREQ_SIZE] = {0};
+    for (int i = 0; i < 24; i++) r[i] = 1;
+    if (fd >= 0) {
+        r[0] = ifreq_call(fd, SIOCGIFFLAGS_T, u, "lo", 2, 0, lo_flags);
+        r[1] = ifreq_call(fd, SIOCGIFADDR_T, u, "lo", 2, 0, lo_addr);
+        r[2] = ifreq_call(fd, SIOCGIFNETMASK_T, u, "lo", 2, 0, lo_mask);
+        r[3] = ifreq_call(fd, SIOCGIFBRDADDR_T, u, "lo", 2, 0, lo_brd);
+        r[4] = ifreq_call(fd, SIOCGIFHWADDR_T, u, "lo", 2, 0, lo_hw);
+        r[5] = ifreq_call(fd, SIOCGIFMTU_T, u, "lo", 2, 0, lo_mtu);
+        r[6] = ifreq_call(fd, SIOCGIFINDEX_T, u, "lo", 2, 0, lo_idx);
+        r[7] = ifreq_call(fd, SIOCGIFNAME_T, u, "", 0, 1, name1);
+        /* the down interface without IPv4 */
+        r[8] = ifreq_call(fd, SIOCGIFFLAGS_T, u, "ifqtest", 7, 0, q_flags);
+        r[9] = ifreq_call(fd, SIOCGIFADDR_T, u, "ifqtest", 7, 0, scratch);
+        r[10] = ifreq_call(fd, SIOCGIFNETMASK_T, u, "ifqtest", 7, 0, scratch);
+        r[11] = ifreq_call(fd, SIOCGIFHWADDR_T, u, "ifqtest", 7, 0, q_hw);
+        r[12] = ifreq_call(fd, SIOCGIFINDEX_T, u, "ifqtest", 7, 0, q_idx);
+        r[13] = ifreq_call(fd, SIOCGIFNAME_T, u, "", 0, (int32_t)ifq_index, q_name);
+        /* hostile input: unknown, unterminated names; unknown indexes; bad pointers */
+        r[14] = ifreq_call(fd, SIOCGIFFLAGS_T, u, "nosuch0", 7, 0, scratch);
+        r[15] = ifreq_call(fd, SIOCGIFMTU_T, u, "lolololololololo", 16, 0, scratch);
+        r[16] = ifreq_call(fd, SIOCGIFNAME_T, u, "", 0, 0, scratch);
+        r[17] = ifreq_call(fd, SIOCGIFNAME_T, u, "", 0, -1, scratch);
+        r[18] = netem_sc(SYS_ioctl, (uint64_t)fd, SIOCGIFADDR_T, BAD_USER_ADDR);
+        r[19] = netem_sc(SYS_ioctl, (uint64_t)fd, SIOCGIFINDEX_T, KERNEL_ADDR);
+        /* SIOCGIFCONF: the length needed, a buffer for one entry and a bit, a negative
+         * length, bad ifconf and buffer pointers */
+        uint64_t conf = u + 256, buf = u + 512;
+        struct { int32_t len; uint32_t pad; uint64_t buf; } c = {123, 0, 0};
+        copy_to_user((void *)conf, &c, sizeof(c));
+        r[20] = netem_sc(SYS_ioctl, (uint64_t)fd, SIOCGIFCONF_T, conf);
+        get_user_u32(&conf_len[0], (const void *)conf);
+        c = (typeof(c)){IFREQ_SIZE + 10, 0, buf};
+        copy_to_user((void *)conf, &c, sizeof(c));
+        r[21] = netem_sc(SYS_ioctl, (uint64_t)fd, SIOCGIFCONF_T, conf);
+        get_user_u32(&conf_len[1], (const void *)conf);
+        copy_from_user(conf0, (const void *)buf, IFREQ_SIZE);
+        c = (typeof(c)){-40, 0, buf};
+        copy_to_user((void *)conf, &c, sizeof(c));
+        r[22] = netem_sc(SYS_ioctl, (uint64_t)fd, SIOCGIFCONF_T, conf);
+        get_user_u32(&conf_len[2], (const void *)conf);
+        c = (typeof(c)){IFREQ_SIZE * 4, 0, BAD_USER_ADDR};
+        copy_to_user((void *)conf, &c, sizeof(c));
+        int64_t bad_buf = netem_sc(SYS_ioctl, (uint64_t)fd, SIOCGIFCONF_T, conf);
+        int64_t bad_conf = netem_sc(SYS_ioctl, (uint64_t)fd, SIOCGIFCONF_T, KERNEL_ADDR);
+        r[23] = bad_buf == -KEFAULT && bad_conf == -KEFAULT ? 0 : (bad_buf ? bad_buf : bad_conf);
+        if (eth) {
+            ifreq_call(fd, SIOCGIFFLAGS_T, u, eth->name, strlen(eth->name), 0, eth_flags);
+            ifreq_call(fd, SIOCGIFINDEX_T, u, eth->name, strlen(eth->name), 0, eth_idx);
+        }
+        netem_sc(SYS_close, (uint64_t)fd, 0, 0);
+    }
+    proc_test_leave();
+    ST_ASSERT(t, m == 0 && fd >= 0, "scratch map %d, socket %d", m, fd);
+    for (int i = 0; i < 9; i++)
+        ST_ASSERT(t, r[i] == 0, "call %d on lo / ifqtest: %lld", i, (long long)r[i]);
+    int16_t fl;
+    memcpy(&fl, lo_flags + 16, 2);
+    ST_ASSERT(t, fl == 0x49, "lo flags 0x%x, want UP|LOOPBACK|RUNNING (0x49)", fl);
+    ST_ASSERT(t, ifreq_has_ip4(lo_addr, (const uint8_t[]){127, 0, 0, 1}), "lo address");
+    ST_ASSERT(t, ifreq_has_ip4(lo_mask, (const uint8_t[]){255, 0, 0, 0}), "lo netmask");
+    ST_ASSERT(t, ifreq_has_ip4(lo_brd, (const uint8_t[]){0, 0, 0, 0}), "lo broadcast (Linux: 0.0.0.0)");
+    static const uint8_t zero_mac[6];
+    ST_ASSERT(t, lo_hw[16] == (772 & 0xff) && lo_hw[17] == (772 >> 8) && !memcmp(lo_hw + 18, zero_mac, 6),
+              "lo hwaddr family %u", lo_hw[16] | lo_hw[17] << 8);
+    int32_t v;
+    memcpy(&v, lo_mtu + 16, 4);
+    ST_ASSERT(t, v == lo->mtu, "lo mtu %d, want %u", v, lo->mtu);
+    memcpy(&v, lo_idx + 16, 4);
+    ST_ASSERT(t, v == 1, "lo index %d, want 1", v);
+    ST_ASSERT(t, !strncmp((const char *)name1, "lo", 16), "index 1 is '%.16s', want lo", (const char *)name1);
+    memcpy(&fl, q_flags + 16, 2);
+    ST_ASSERT(t, fl == 0x1002, "down Ethernet flags 0x%x, want BROADCAST|MULTICAST (0x1002)", fl);
+    ST_ASSERT(t, r[9] == -KEADDRNOTAVAIL && r[10] == -KEADDRNOTAVAIL, "no IPv4: %lld, %lld (want -EADDRNOTAVAIL)",
+              (long long)r[9], (long long)r[10]);
+    ST_ASSERT(t, r[11] == 0 && r[12] == 0 && r[13] == 0, "ifqtest hwaddr %lld index %lld name %lld", (long long)r[11],
+              (long long)r[12], (long long)r[13]);
+    ST_ASSERT(t, q_hw[16] == 1 && q_hw[17] == 0 && !memcmp(q_hw + 18, ifq_netif.mac, 6), "ifqtest hwaddr");
+    memcpy(&v, q_idx + 16, 4);
+    ST_ASSERT(t, v >= 2 && (uint32_t)v == ifq_index, "ifqtest index %d (netif_index %u)", v, ifq_index);
+    ST_ASSERT(t, !strncmp((const char *)q_name, "ifqtest", 16), "index %u is '%.16s'", ifq_index, (const char *)q_name);
+    for (int i = 14; i < 18; i++)
+        ST_ASSERT(t, r[i] == -KENODEV, "unknown name/index case %d: %lld, want -ENODEV", i - 14, (long long)r[i]);
+    ST_ASSERT(t, r[18] == -KEFAULT && r[19] == -KEFAULT, "bad ifreq pointer: %lld, %lld", (long long)r[18],
+              (long long)r[19]);
+    ST_ASSERT(t, r[20] == 0 && conf_len[0] >= IFREQ_SIZE && conf_len[0] % IFREQ_SIZE == 0,
+              "SIOCGIFCONF length query: %lld, ifc_len %u", (long long)r[20], conf_len[0]);
+    ST_ASSERT(t, r[21] == 0 && conf_len[1] == IFREQ_SIZE, "SIOCGIFCONF one entry: %lld, ifc_len %u", (long long)r[21],
+              conf_len[1]);
+    struct netif *first = netif_find((const char *)conf0);
+    ST_ASSERT(t, first && ifreq_has_ip4(conf0, first->ip4), "SIOCGIFCONF entry '%.16s'", (const char *)conf0);
+    ST_ASSERT(t, r[22] == 0 && conf_len[2] == 0, "SIOCGIFCONF negative ifc_len: %lld, ifc_len %u (Linux: 0, 0)",
+              (long long)r[22], conf_len[2]);
+    ST_ASSERT(t, r[23] == 0, "SIOCGIFCONF bad pointers: %lld, want -EFAULT", (long long)r[23]);
+    if (eth) {
+        memcpy(&fl, eth_flags + 16, 2);
+        ST_ASSERT(t, fl == 0x1043, "%s flags 0x%x, want UP|BROADCAST|RUNNING|MULTICAST", eth->name, fl);
+        memcpy(&v, eth_idx + 16, 4);
+        ST_ASSERT(t, v == 2, "%s (the first NIC) index %d, want 2", eth->name, v);
+    }
+}
+
+/* buf contains the text s. */
+static bool text_contains(const char *buf, const char *s) {
+    size_t n = strlen(s);
+    for (; *buf; buf++)
+        if (strncmp(buf, s, n) == 0) return true;
+    return false;
+}
+
+/* /proc/net/if_inet6 (proc(5)): lo's ::1 as Linux prints it, and the Ethernet interface's
+ * link-local address with its index, prefix 64, scope 20 (link) and flags 80 (permanent). */
+SELFTEST(net, proc_net_if_inet6_lists_addresses) {
+    struct vfs_mount *m = NULL;
+    int r = vfs_mount(NULL, NULL, "procfs", NULL, NULL, &m);
+    ST_ASSERT(t, r == 0, "mounting procfs: %d", r);
+    struct vfs_ctx ctx = {m->root, m->root};
+    struct vfs_file *f = NULL;
+    static char buf[2048];
+    int64_t len = 0;
+    r = vfs_open(&ctx, "/net/if_inet6", O_RDONLY, 0, &f);
+    while (r == 0 && len < (int64_t)sizeof(buf) - 1) {
+        int64_t n = vfs_read(f, buf + len, sizeof(buf) - 1 - (size_t)len);
+        if (n <= 0) break;
+        len += n;
+    }
+    if (f) vfs_close(f);
+    vfs_umount(m);
+    buf[len] = 0;
+    ST_ASSERT(t, r == 0 && len > 0, "open /proc/net/if_inet6: %d, %ld bytes", r, (long)len);
+    ST_ASSERT(t, text_contains(buf, "00000000000000000000000000000001 01 80 10 80       lo\n"), "no ::1 line for lo in:\n%s",
+              buf);
+    struct netif *eth = virtio_net_netif(0);
+    if (eth && eth->ip6_ll_valid) {
+        char want[64];
+        int n = 0;
+        for (int i = 0; i < 16; i++) n += ksnprintf(want + n, sizeof(want) - (size_t)n, "%02x", eth->ip6_ll[i]);
+        ksnprintf(want + n, sizeof(want) - (size_t)n, " %02x 40 20 80 %8s\n", netif_index(eth), eth->name);
+        ST_ASSERT(t, text_contains(buf, want), "no line '%s' in:\n%s", want, buf);
+    }
+}

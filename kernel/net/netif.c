@@ -12,7 +12,20 @@
  * passed on right after the next frame of its direction. Turning the switch off frees the
  * held frames. Interfaces are never unregistered (so there is no teardown that could hold a
  * frame), the list is append-only and readers walk it without a lock. No scheduler or
- * hardware access here: host tests build this file as it is, without netif_netem_ioctl. */
+ * hardware access here: host tests build this file as it is, without the ioctls.
+ *
+ * Interface indexes (netdevice(7) ifr_ifindex): "lo" is 1, the other interfaces follow from
+ * 2 in registration order. The list is append-only and there is one loopback interface, so
+ * an index never changes; it is computed from the list (at most a handful of interfaces)
+ * rather than stored.
+ *
+ * The interface ioctls of netdevice(7) with Linux's numbers and struct ifreq (16-byte name,
+ * 24-byte union; net-tools ifconfig uses them): SIOCGIFCONF (the IPv4 address of each
+ * interface that has one; a NULL buffer asks for the length needed), SIOCGIFFLAGS,
+ * SIOCGIFADDR, SIOCGIFNETMASK, SIOCGIFBRDADDR, SIOCGIFHWADDR, SIOCGIFMTU, SIOCGIFINDEX,
+ * SIOCGIFNAME. Errors as Linux: -EFAULT (bad pointer), -ENODEV (no such name or index; the
+ * name is cut at 15 characters as Linux does), -EADDRNOTAVAIL (an IPv4 query on an interface
+ * without IPv4). Addresses are read without a lock, as a snapshot for display. */
 #include "net.h"
 #include "kstring.h"
 #include "spinlock.h"
@@ -63,6 +76,33 @@ void netif_for_each(void (*fn)(struct netif *nif, void *ctx), void *ctx) {
     for (struct netif *n = __atomic_load_n(&netif_list, __ATOMIC_ACQUIRE); n;
          n = __atomic_load_n(&n->next, __ATOMIC_ACQUIRE))
         fn(n, ctx);
+}
+
+/* nif's interface index: 1 for the loopback interface, else 2 + the number of other
+ * non-loopback interfaces registered before it; 0 when nif is not registered. */
+uint32_t netif_index(const struct netif *nif) {
+    if (!nif)
+        return 0;
+    if (nif->flags & NETIF_LOOPBACK)
+        return 1;
+    uint32_t index = 2;
+    for (struct netif *n = __atomic_load_n(&netif_list, __ATOMIC_ACQUIRE); n;
+         n = __atomic_load_n(&n->next, __ATOMIC_ACQUIRE)) {
+        if (n == nif)
+            return index;
+        if (!(n->flags & NETIF_LOOPBACK))
+            index++;
+    }
+    return 0;
+}
+
+/* The interface whose netif_index is index, or NULL. */
+struct netif *netif_by_index(uint32_t index) {
+    for (struct netif *n = __atomic_load_n(&netif_list, __ATOMIC_ACQUIRE); n;
+         n = __atomic_load_n(&n->next, __ATOMIC_ACQUIRE))
+        if (index != 0 && netif_index(n) == index)
+            return n;
+    return NULL;
 }
 
 static inline void stat_add(uint64_t *c, uint64_t v) { __atomic_fetch_add(c, v, __ATOMIC_RELAXED); }
@@ -250,22 +290,159 @@ void netif_get_faults(struct netif *nif, struct sabos_netem *out) {
 }
 
 #ifndef HOST_TEST
-/* The start of a struct ifreq (netdevice(7)): the name, then the ifr_data pointer. */
+/* struct ifreq (netdevice(7); Linux's layout on x86-64: 40 bytes). */
 #define IFREQ_NAME_SIZE 16
-struct ifreq_netem {
-    char name[IFREQ_NAME_SIZE];
-    uint64_t data;
+struct sockaddr_k {
+    uint16_t family;
+    uint8_t data[14];            /* sockaddr_in: port (2), address (4), zero (8) */
 };
+struct ifreq_k {
+    char name[IFREQ_NAME_SIZE];
+    union {
+        struct sockaddr_k addr;  /* ifr_addr, ifr_netmask, ifr_broadaddr, ifr_hwaddr */
+        int16_t flags;           /* ifr_flags */
+        int32_t ivalue;          /* ifr_ifindex, ifr_mtu */
+        uint64_t data;           /* ifr_data (a user pointer) */
+        uint8_t raw[24];
+    };
+};
+_Static_assert(sizeof(struct ifreq_k) == 40, "struct ifreq is 40 bytes");
+/* struct ifconf: ifc_len, then (aligned) the ifc_buf / ifc_req pointer. */
+struct ifconf_k {
+    int32_t len;
+    uint32_t pad;
+    uint64_t buf;
+};
+
+/* Linux's numbers (include/uapi/linux/sockios.h, if.h, if_arp.h). */
+#define SIOCGIFNAME_K 0x8910
+#define SIOCGIFCONF_K 0x8912
+#define SIOCGIFFLAGS_K 0x8913
+#define SIOCGIFADDR_K 0x8915
+#define SIOCGIFBRDADDR_K 0x8919
+#define SIOCGIFNETMASK_K 0x891b
+#define SIOCGIFMTU_K 0x8921
+#define SIOCGIFHWADDR_K 0x8927
+#define SIOCGIFINDEX_K 0x8933
+#define IFF_UP_K 0x1
+#define IFF_BROADCAST_K 0x2
+#define IFF_LOOPBACK_K 0x8
+#define IFF_RUNNING_K 0x40
+#define IFF_MULTICAST_K 0x1000
+#define ARPHRD_ETHER_K 1
+#define ARPHRD_LOOPBACK_K 772
+
+/* The interface req names (the name cut at 15 characters, as Linux does), or NULL. */
+static struct netif *ifreq_netif(struct ifreq_k *req) {
+    req->name[IFREQ_NAME_SIZE - 1] = '\0';
+    return strnlen(req->name, IFREQ_NAME_SIZE) < NETIF_NAME_MAX ? netif_find(req->name) : NULL;
+}
+
+static bool has_ip4(const struct netif *nif) { return (nif->ip4[0] | nif->ip4[1] | nif->ip4[2] | nif->ip4[3]) != 0; }
+
+/* A sockaddr_in (AF_INET, port 0) holding the IPv4 address a (network order). */
+static void put_sockaddr_in(struct sockaddr_k *sa, const uint8_t a[4]) {
+    memset(sa, 0, sizeof(*sa));
+    sa->family = NET_AF_INET;
+    memcpy(sa->data + 2, a, 4);
+}
+
+/* SIOCGIFCONF: one ifreq (name, IPv4 address) per interface with an address, as many as
+ * fit in ifc_len (a negative ifc_len fits none, as in Linux); with a NULL buffer, the length
+ * all of them need. ifc_len is set to the bytes written (or needed). */
+static int64_t ifconf_ioctl(uint64_t arg) {
+    struct ifconf_k conf;
+    if (copy_from_user(&conf, (const void *)arg, sizeof(conf)))
+        return -KEFAULT;
+    int64_t total = 0;
+    for (struct netif *n = __atomic_load_n(&netif_list, __ATOMIC_ACQUIRE); n;
+         n = __atomic_load_n(&n->next, __ATOMIC_ACQUIRE)) {
+        if (!has_ip4(n))
+            continue;
+        if (conf.buf) {
+            if ((int64_t)conf.len - total < (int64_t)sizeof(struct ifreq_k))
+                break;
+            struct ifreq_k req = {0};
+            memcpy(req.name, n->name, NETIF_NAME_MAX);
+            uint8_t ip[4];
+            memcpy(ip, n->ip4, 4);
+            put_sockaddr_in(&req.addr, ip);
+            if (copy_to_user((void *)(conf.buf + (uint64_t)total), &req, sizeof(req)))
+                return -KEFAULT;
+        }
+        total += sizeof(struct ifreq_k);
+    }
+    return put_user_u32((void *)arg, (uint32_t)total) ? -KEFAULT : 0;
+}
+
+/* The SIOCGIF* ioctls of netdevice(7) on any socket (sock_ioctl calls it); -KENOTTY for
+ * every other cmd. */
+int64_t netif_ifreq_ioctl(uint32_t cmd, uint64_t arg) {
+    switch (cmd) {
+    case SIOCGIFCONF_K:
+        return ifconf_ioctl(arg);
+    case SIOCGIFNAME_K: case SIOCGIFFLAGS_K: case SIOCGIFADDR_K: case SIOCGIFBRDADDR_K: case SIOCGIFNETMASK_K:
+    case SIOCGIFMTU_K: case SIOCGIFHWADDR_K: case SIOCGIFINDEX_K:
+        break;
+    default:
+        return -KENOTTY;
+    }
+    struct ifreq_k req;
+    if (copy_from_user(&req, (const void *)arg, sizeof(req)))
+        return -KEFAULT;
+    struct netif *nif = cmd == SIOCGIFNAME_K ? netif_by_index((uint32_t)req.ivalue) : ifreq_netif(&req);
+    if (!nif)
+        return -KENODEV;
+    uint8_t ip[4], mask[4];
+    memcpy(ip, nif->ip4, 4);
+    memcpy(mask, nif->netmask4, 4);
+    bool loopback = nif->flags & NETIF_LOOPBACK;
+    switch (cmd) {
+    case SIOCGIFNAME_K:
+        memset(req.name, 0, sizeof(req.name));
+        memcpy(req.name, nif->name, NETIF_NAME_MAX);
+        break;
+    case SIOCGIFFLAGS_K: {
+        bool up = nif->flags & NETIF_UP;
+        bool running = up && (!nif->ops->link_up || nif->ops->link_up(nif));
+        req.flags = (int16_t)((up ? IFF_UP_K : 0) | (running ? IFF_RUNNING_K : 0) |
+                              (loopback ? IFF_LOOPBACK_K : IFF_BROADCAST_K | IFF_MULTICAST_K));
+        break;
+    }
+    case SIOCGIFADDR_K:
+    case SIOCGIFNETMASK_K:
+    case SIOCGIFBRDADDR_K:
+        if (!has_ip4(nif))
+            return -KEADDRNOTAVAIL;
+        if (cmd == SIOCGIFBRDADDR_K) {  /* lo has none (0.0.0.0), as in Linux */
+            for (int i = 0; i < 4; i++)
+                ip[i] = loopback ? 0 : (uint8_t)(ip[i] | ~mask[i]);
+        }
+        put_sockaddr_in(&req.addr, cmd == SIOCGIFNETMASK_K ? mask : ip);
+        break;
+    case SIOCGIFHWADDR_K:
+        memset(&req.addr, 0, sizeof(req.addr));
+        req.addr.family = loopback ? ARPHRD_LOOPBACK_K : ARPHRD_ETHER_K;
+        memcpy(req.addr.data, nif->mac, 6);
+        break;
+    case SIOCGIFMTU_K:
+        req.ivalue = nif->mtu;
+        break;
+    case SIOCGIFINDEX_K:
+        req.ivalue = (int32_t)netif_index(nif);
+        break;
+    }
+    return copy_to_user((void *)arg, &req, sizeof(req)) ? -KEFAULT : 0;
+}
 
 /* SIOCSABOSNETEM / SIOCGABOSNETEM: arg is a user struct ifreq naming the interface. */
 int64_t netif_netem_ioctl(uint32_t cmd, uint64_t arg) {
     if (cmd != SIOCSABOSNETEM_K && cmd != SIOCGABOSNETEM_K)
         return -KENOTTY;
-    struct ifreq_netem req;
+    struct ifreq_k req;
     if (copy_from_user(&req, (const void *)arg, sizeof(req)))
         return -KEFAULT;
-    req.name[IFREQ_NAME_SIZE - 1] = '\0'; /* as Linux does with ifr_name */
-    struct netif *nif = strnlen(req.name, IFREQ_NAME_SIZE) < NETIF_NAME_MAX ? netif_find(req.name) : NULL;
+    struct netif *nif = ifreq_netif(&req);
     if (!nif)
         return -KENODEV;
     struct sabos_netem cfg;

@@ -808,7 +808,7 @@ static uint32_t sock_poll(struct vfs_file *f, struct wait_queue *wqs[2]) {
 static int64_t sock_ioctl(struct vfs_file *f, uint32_t cmd, uint64_t arg) {
     struct socket *s = sock_of(f);
     if (cmd == SIOCSABOSNETEM_K || cmd == SIOCGABOSNETEM_K) return netif_netem_ioctl(cmd, arg); /* netif.c */
-    if (cmd != FIONREAD_K) return -KENOTTY;
+    if (cmd != FIONREAD_K) return netif_ifreq_ioctl(cmd, arg);     /* SIOCGIF*, else -ENOTTY (netif.c) */
     uint32_t n = 0;
     if (s->type == SOCK_STREAM_K) {
         if (s->listening) return -KEINVAL;

@@ -221,6 +221,9 @@ out=$(timeout 10 "$bin/host" "$(head -c 300 /dev/zero | tr '\0' a)" 2>&1); rc=$?
 # ---- ifconfig / netstat ----
 out=$(timeout 10 "$bin/ifconfig" lo); rc=$?
 [ $rc = 0 ] && [[ $out == "lo: "* ]] && [[ $out == *"RX packets "* ]] && pass ifconfig_lo || fail ifconfig_lo "rc $rc out '$out'"
+# the addresses come from the SIOCGIF* ioctls and /proc/net/if_inet6, as net-tools reads them
+[[ $out == *"inet 127.0.0.1  netmask 255.0.0.0"* ]] && [[ $out == *"flags=73<UP,LOOPBACK,RUNNING>"* ]] &&
+    pass ifconfig_lo_address || fail ifconfig_lo_address "out '$out'"
 timeout 10 "$bin/ifconfig" nosuch0 >/dev/null 2>&1; rc=$?
 [ $rc = 1 ] && pass ifconfig_missing || fail ifconfig_missing "rc $rc"
 lport=$((base + 8))

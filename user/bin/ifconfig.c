@@ -1,11 +1,13 @@
-/* ifconfig: lists network interfaces for SABOS in the layout of net-tools ifconfig(8).
- * Names and counters come from /proc/net/dev in Linux's format (two header lines, then
+/* ifconfig: lists network interfaces for SABOS in the layout of net-tools ifconfig(8), the way
+ * net-tools gets its data on Linux, so the same program works on SABOS and on a Linux host:
+ * names and counters from /proc/net/dev in Linux's format (two header lines, then
  * "NAME: rx_bytes rx_packets rx_errs rx_drop rx_fifo rx_frame rx_compressed rx_multicast
  *  tx_bytes tx_packets tx_errs tx_drop tx_fifo tx_colls tx_carrier tx_compressed", see
- * proc(5)); flags, addresses and the MAC come from getifaddrs(3) when the system provides it
- * (musl implements it with netlink, which SABOS may not have yet: then the interfaces are
- * still listed with their counters, only without addresses -- a documented limitation), and
- * the MTU from the SIOCGIFMTU ioctl (netdevice(7)) when it works.
+ * proc(5)); flags, IPv4 address, netmask, broadcast address, MAC and MTU from the
+ * SIOCGIFFLAGS, SIOCGIFADDR, SIOCGIFNETMASK, SIOCGIFBRDADDR, SIOCGIFHWADDR and SIOCGIFMTU
+ * ioctls (netdevice(7)); IPv6 addresses from /proc/net/if_inet6 (proc(5): "ADDRESS(32 hex)
+ * IFINDEX PREFIXLEN SCOPE FLAGS NAME"). musl's getifaddrs needs netlink, which SABOS does not
+ * have, so it is not used.
  *   ifconfig [-a] [IFACE]
  *   ifconfig IFACE netem [loss PCT] [duplicate PCT] [reorder PCT] [seed N]
  *   ifconfig IFACE netem off
@@ -17,10 +19,9 @@
  * arguments are bad or the kernel refuses them. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <ifaddrs.h>
 #include <net/if.h>
+#include <net/if_arp.h>
 #include <netinet/in.h>
-#include <netpacket/packet.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,8 +31,6 @@
 #include <unistd.h>
 
 #include "sabos.h"
-
-static struct ifaddrs *ifa_list;
 
 static void print_flags(unsigned f) {
     static const struct { unsigned bit; const char *name; } names[] = {
@@ -49,18 +48,23 @@ static void print_flags(unsigned f) {
     printf(">");
 }
 
-static int prefix_len(const struct sockaddr_in6 *m) {
-    int n = 0;
-    for (int i = 0; i < 16; i++) n += __builtin_popcount(m->sin6_addr.s6_addr[i]);
-    return n;
+/* *ifr zeroed, naming interface name. */
+static void ifreq_named(struct ifreq *ifr, const char *name) {
+    memset(ifr, 0, sizeof(*ifr));
+    snprintf(ifr->ifr_name, sizeof(ifr->ifr_name), "%s", name);
+}
+
+/* The ioctl cmd about interface name into *ifr: 0, or -1 with errno set. */
+static int if_ioctl(int sock, unsigned long cmd, const char *name, struct ifreq *ifr) {
+    ifreq_named(ifr, name);
+    return ioctl(sock, cmd, ifr);
 }
 
 /* The SIOCGABOSNETEM answer for interface name: 0, or -1 with errno set. */
 static int get_netem(int sock, const char *name, struct sabos_netem *out) {
     struct ifreq ifr;
-    memset(&ifr, 0, sizeof(ifr));
     memset(out, 0, sizeof(*out));
-    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+    ifreq_named(&ifr, name);
     ifr.ifr_data = (char *)out;
     return ioctl(sock, SIOCGABOSNETEM, &ifr);
 }
@@ -125,13 +129,12 @@ static int set_netem(const char *name, int argc, char **args) {
         return 1;
     }
     struct ifreq ifr;
-    memset(&ifr, 0, sizeof(ifr));
     if (strlen(name) >= sizeof(ifr.ifr_name)) {
         fprintf(stderr, "%s: error fetching interface information: Device not found\n", name);
         close(sock);
         return 1;
     }
-    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+    ifreq_named(&ifr, name);
     ifr.ifr_data = (char *)&ne;
     int r = ioctl(sock, SIOCSABOSNETEM, &ifr);
     int err = errno;
@@ -143,51 +146,62 @@ static int set_netem(const char *name, int argc, char **args) {
     return 0;
 }
 
-static void show(const char *name, const unsigned long long v[16], int sock) {
-    unsigned flags = 0;
-    bool have_flags = false;
-    for (struct ifaddrs *a = ifa_list; a; a = a->ifa_next)
-        if (strcmp(a->ifa_name, name) == 0) { flags = a->ifa_flags; have_flags = true; break; }
-    printf("%s: ", name);
-    if (have_flags) print_flags(flags);
-    struct ifreq ifr;
-    memset(&ifr, 0, sizeof(ifr));
-    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
-    if (sock >= 0 && ioctl(sock, SIOCGIFMTU, &ifr) == 0) printf("  mtu %d", ifr.ifr_mtu);
-    printf("\n");
-    for (struct ifaddrs *a = ifa_list; a; a = a->ifa_next) {
-        if (strcmp(a->ifa_name, name) != 0 || !a->ifa_addr) continue;
-        char s[INET6_ADDRSTRLEN], m[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
-        if (a->ifa_addr->sa_family == AF_INET) {
-            inet_ntop(AF_INET, &((struct sockaddr_in *)a->ifa_addr)->sin_addr, s, sizeof(s));
-            printf("        inet %s", s);
-            if (a->ifa_netmask) {
-                inet_ntop(AF_INET, &((struct sockaddr_in *)a->ifa_netmask)->sin_addr, m, sizeof(m));
-                printf("  netmask %s", m);
-            }
-            if ((a->ifa_flags & IFF_BROADCAST) && a->ifa_broadaddr) {
-                inet_ntop(AF_INET, &((struct sockaddr_in *)a->ifa_broadaddr)->sin_addr, b, sizeof(b));
-                printf("  broadcast %s", b);
-            }
-            printf("\n");
-        } else if (a->ifa_addr->sa_family == AF_INET6) {
-            const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)a->ifa_addr;
-            inet_ntop(AF_INET6, &s6->sin6_addr, s, sizeof(s));
-            printf("        inet6 %s", s);
-            if (a->ifa_netmask) printf("  prefixlen %d", prefix_len((const struct sockaddr_in6 *)a->ifa_netmask));
-            const uint8_t *x = s6->sin6_addr.s6_addr;
-            if (IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr)) printf("  scopeid 0x10<host>");
-            else if (x[0] == 0xfe && (x[1] & 0xc0) == 0x80) printf("  scopeid 0x20<link>");
-            else printf("  scopeid 0x0<global>");
-            printf("\n");
-        } else if (a->ifa_addr->sa_family == AF_PACKET) {
-            const struct sockaddr_ll *ll = (const struct sockaddr_ll *)a->ifa_addr;
-            if (ll->sll_halen == 6 && !(a->ifa_flags & IFF_LOOPBACK))
-                printf("        ether %02x:%02x:%02x:%02x:%02x:%02x  (Ethernet)\n", ll->sll_addr[0],
-                       ll->sll_addr[1], ll->sll_addr[2], ll->sll_addr[3], ll->sll_addr[4], ll->sll_addr[5]);
-            else if (a->ifa_flags & IFF_LOOPBACK)
-                printf("        loop  (Local Loopback)\n");
+/* The IPv4 address in the sockaddr_in an ioctl returned, as text in buf. */
+static const char *ip4_text(const struct sockaddr *sa, char buf[INET_ADDRSTRLEN]) {
+    return inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, buf, INET_ADDRSTRLEN);
+}
+
+/* The "inet6" lines of interface name from /proc/net/if_inet6 (nothing when it is absent). */
+static void show_inet6(const char *name) {
+    FILE *f = fopen("/proc/net/if_inet6", "r");
+    if (!f) return;
+    char hex[33], ifname[IFNAMSIZ];
+    unsigned ifindex, prefix, scope, flags;
+    while (fscanf(f, "%32s %x %x %x %x %15s", hex, &ifindex, &prefix, &scope, &flags, ifname) == 6) {
+        if (strcmp(ifname, name) != 0 || strlen(hex) != 32) continue;
+        struct in6_addr a;
+        bool ok = true;
+        for (int i = 0; i < 16 && ok; i++) {
+            unsigned byte;
+            ok = sscanf(hex + 2 * i, "%2x", &byte) == 1;
+            a.s6_addr[i] = (uint8_t)byte;
         }
+        char text[INET6_ADDRSTRLEN];
+        if (!ok || !inet_ntop(AF_INET6, &a, text, sizeof(text))) continue;
+        const char *scope_name = scope == 0x10 ? "host" : scope == 0x20 ? "link" : scope == 0 ? "global" : "";
+        printf("        inet6 %s  prefixlen %u  scopeid 0x%x<%s>\n", text, prefix, scope, scope_name);
+    }
+    fclose(f);
+}
+
+static void show(const char *name, const unsigned long long v[16], int sock) {
+    struct ifreq ifr;
+    unsigned flags = 0;
+    printf("%s: ", name);
+    if (sock >= 0 && if_ioctl(sock, SIOCGIFFLAGS, name, &ifr) == 0) {
+        flags = (unsigned short)ifr.ifr_flags;
+        print_flags(flags);
+    }
+    if (sock >= 0 && if_ioctl(sock, SIOCGIFMTU, name, &ifr) == 0) printf("  mtu %d", ifr.ifr_mtu);
+    printf("\n");
+    char a[INET_ADDRSTRLEN], m[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
+    if (sock >= 0 && if_ioctl(sock, SIOCGIFADDR, name, &ifr) == 0 && ip4_text(&ifr.ifr_addr, a)) {
+        printf("        inet %s", a);
+        if (if_ioctl(sock, SIOCGIFNETMASK, name, &ifr) == 0 && ip4_text(&ifr.ifr_netmask, m))
+            printf("  netmask %s", m);
+        if ((flags & IFF_BROADCAST) && if_ioctl(sock, SIOCGIFBRDADDR, name, &ifr) == 0 &&
+            ip4_text(&ifr.ifr_broadaddr, b))
+            printf("  broadcast %s", b);
+        printf("\n");
+    }
+    show_inet6(name);
+    if (sock >= 0 && if_ioctl(sock, SIOCGIFHWADDR, name, &ifr) == 0) {
+        const unsigned char *mac = (const unsigned char *)ifr.ifr_hwaddr.sa_data;
+        if (ifr.ifr_hwaddr.sa_family == ARPHRD_ETHER)
+            printf("        ether %02x:%02x:%02x:%02x:%02x:%02x  (Ethernet)\n", mac[0], mac[1], mac[2], mac[3], mac[4],
+                   mac[5]);
+        else if (ifr.ifr_hwaddr.sa_family == ARPHRD_LOOPBACK)
+            printf("        loop  (Local Loopback)\n");
     }
     struct sabos_netem ne;
     if (sock >= 0 && get_netem(sock, name, &ne) == 0 && (ne.loss_permille || ne.duplicate_permille || ne.reorder_permille))
@@ -217,8 +231,7 @@ int main(int argc, char **argv) {
         perror("ifconfig: /proc/net/dev");
         return 1;
     }
-    if (getifaddrs(&ifa_list) != 0) ifa_list = NULL; /* addresses unavailable: counters only */
-    int sock = socket(AF_INET, SOCK_DGRAM, 0);
+    int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0); /* for the ioctls: any socket will do */
     char line[512];
     int lineno = 0;
     bool found = false;
@@ -248,7 +261,6 @@ int main(int argc, char **argv) {
     }
     fclose(f);
     if (sock >= 0) close(sock);
-    if (ifa_list) freeifaddrs(ifa_list);
     if (only && !found) {
         fprintf(stderr, "%s: error fetching interface information: Device not found\n", only);
         return 1;
