@@ -85,9 +85,19 @@ void dhcp_tick(struct dhcp_client *c, uint64_t now_ns);
 /* When dhcp_tick next has work (UINT64_MAX = never). */
 uint64_t dhcp_next_event(const struct dhcp_client *c);
 
+/* resolv.conf(5) reads at most 3 nameserver lines (MAXNS). */
+#define DHCP_RESOLV_MAX_NS 3
+/* Room dhcp_resolv_conf needs for the longest text. */
+#define DHCP_RESOLV_TEXT_MAX 160
+/* Builds the text of /etc/resolv.conf into buf (NUL-terminated): a comment line, then one
+ * "nameserver a.b.c.d" line per DNS server of leases[0], then leases[1]... (NULL: no lease),
+ * skipping duplicates, 0.0.0.0 and 255.255.255.255, at most DHCP_RESOLV_MAX_NS lines; only
+ * whole lines that fit in cap. Returns the length (0 when cap cannot hold the comment). */
+size_t dhcp_resolv_conf(const struct dhcp_lease *const *leases, int n, char *buf, size_t cap);
+
 /* ---- the kernel's client (dhcp_client.c) ---- */
 /* Starts a DHCP client on every Ethernet interface (net_init calls it once): leases configure
- * the interface, the first interface's DNS servers go to /etc/resolv.conf. */
+ * the interface; every interface's DNS servers (eth0's first) go to /etc/resolv.conf. */
 void dhcp_client_init(void);
 /* True when nif holds a lease (tests). */
 bool dhcp_client_bound(const struct netif *nif);

@@ -90,11 +90,20 @@ void ipv6_netif_up(struct netif *nif);
 int ipv6_register_protocol(uint8_t next_header, ipv6_handler_t handler);
 /* Entry from eth_input: p->data is the IPv6 header. Takes ownership. */
 void ipv6_input(struct pkt *p);
-/* Sends p (p->data = upper-layer header, at least IPV6_HLEN + ETH_HLEN of headroom) to dst.
- * src NULL = choose (RFC 6724, simplified: link-local for link-local/multicast destinations,
- * else the global address; the destination itself when it is ours). nif NULL = the first
- * IPv6-enabled interface. A destination of ours (ipv6_is_local_addr), or nif the loopback
- * interface, goes through "lo" like IPv4's 127/8 and comes back through ipv6_input. hop_limit 0 =
+/* Route selection for a datagram to dst (RFC 4861 §5.2, source per RFC 6724 §5):
+ * - dst one of ours (ipv6_is_local_addr), or *nif the loopback interface: "lo", source src or
+ *   dst itself;
+ * - else the interface: *nif when given; else the interface holding src when src is one of
+ *   our addresses (a bound socket sends from its address's interface); else for a global
+ *   unicast dst ndp_route (on-link prefix, then default router); for link-local and multicast
+ *   dst without an interface the first interface with IPv6 up;
+ * - the source: src when given, else the interface's link-local address for link-local and
+ *   link-scope multicast destinations (or when it has no global one), else its global address.
+ * *nif and src_out are filled; 0 or -KENETUNREACH. The next hop is ndp_next_hop's. */
+int ipv6_route(const uint8_t dst[16], const uint8_t *src, struct netif **nif, uint8_t src_out[16]);
+/* Sends p (p->data = upper-layer header, at least IPV6_HLEN + ETH_HLEN of headroom) to dst
+ * through the interface and source ipv6_route chooses (nif and src NULL = choose), like
+ * IPv4's 127/8 through "lo" for our own addresses (back through ipv6_input). hop_limit 0 =
  * default (255 is used for ND). Takes ownership. 0 (sent or queued for neighbour
  * resolution), -KENETUNREACH (no route), -KEHOSTUNREACH, -KEMSGSIZE, -KENOBUFS, -KEINVAL. */
 int ipv6_output(struct netif *nif, const uint8_t *src, const uint8_t dst[16], uint8_t next_header,
@@ -160,8 +169,14 @@ void ndp_input(const struct ipv6_rx_info *info, const uint8_t *icmp, uint32_t le
 /* Next-hop resolution for ipv6_output: 1 and mac filled (send now), 0 (p queued until the
  * neighbour answers; ownership taken), or -errno (p freed). */
 int ndp_resolve(struct netif *nif, const uint8_t nexthop[16], struct pkt *p, uint8_t mac[6], uint64_t now_ns);
-/* Chooses the next hop for dst: 0 and nexthop filled, or -KENETUNREACH. */
+/* Chooses the next hop for dst on nif: dst itself when it is link-local, multicast or inside
+ * an on-link prefix of nif (RA prefixes with the L flag, the SLAAC /64), else nif's default
+ * router. 0 and nexthop filled, or -KENETUNREACH. */
 int ndp_next_hop(struct netif *nif, const uint8_t dst[16], uint8_t nexthop[16], uint64_t now_ns);
+/* The interface for a global unicast dst when none is given (RFC 4861 §5.2): the up interface
+ * with the longest on-link prefix holding dst; else one with a live default router (routers
+ * not known unreachable first, then the interface that came up first: eth0). NULL: no route. */
+struct netif *ndp_route(const uint8_t dst[16], uint64_t now_ns);
 /* Periodic work (retransmissions, state timeouts, lifetimes); run from a net_timer_hook. */
 void ndp_timer(uint64_t now_ns);
 /* Interface up: link-local address, DAD probe, first router solicitation. */

@@ -2,9 +2,11 @@
  * retransmission with exponential back-off, §4.4.5 T1/T2 and lease expiry), RFC 2132
  * options (1 subnet mask, 3 router, 6 DNS servers, 50 requested address, 51 lease time,
  * 53 message type, 54 server identifier, 55 parameter request list, 57 maximum size,
- * 58 renewal T1, 59 rebinding T2) and the RFC 951 BOOTP layout. See net_dhcp.h. */
+ * 58 renewal T1, 59 rebinding T2) and the RFC 951 BOOTP layout; the text of
+ * /etc/resolv.conf from the leases' DNS servers (resolv.conf(5)). See net_dhcp.h. */
 #include "net_dhcp.h"
 #include "kstring.h"
+#include "kprintf.h"
 
 #define NS 1000000000ull
 static const uint8_t magic[4] = {99, 130, 83, 99};
@@ -254,4 +256,34 @@ uint64_t dhcp_next_event(const struct dhcp_client *c) {
     if (c->state == DHCP_RENEWING && c->t2_ns < t) t = c->t2_ns;
     if (c->state >= DHCP_BOUND && c->expire_ns < t) t = c->expire_ns;
     return t;
+}
+
+/* The text of /etc/resolv.conf from the leases' DNS servers; see net_dhcp.h. */
+size_t dhcp_resolv_conf(const struct dhcp_lease *const *leases, int n, char *buf, size_t cap) {
+    static const char header[] = "# written by the SABOS DHCP client\n";
+    if (!buf || cap < sizeof header) return 0;
+    memcpy(buf, header, sizeof header);
+    size_t len = sizeof header - 1;
+    uint8_t seen[DHCP_RESOLV_MAX_NS][4];
+    int nseen = 0;
+    for (int i = 0; i < n && nseen < DHCP_RESOLV_MAX_NS; i++) {
+        const struct dhcp_lease *l = leases[i];
+        if (!l) continue;
+        int ndns = l->ndns < 0 ? 0 : l->ndns > DHCP_MAX_DNS ? DHCP_MAX_DNS : l->ndns;
+        for (int k = 0; k < ndns && nseen < DHCP_RESOLV_MAX_NS; k++) {
+            const uint8_t *a = l->dns[k];
+            static const uint8_t zero[4];
+            if (!memcmp(a, zero, 4) || !memcmp(a, bcast, 4)) continue;  /* not a server */
+            bool dup = false;
+            for (int j = 0; j < nseen && !dup; j++) dup = !memcmp(seen[j], a, 4);
+            if (dup) continue;
+            char line[32];
+            int ll = ksnprintf(line, sizeof line, "nameserver %u.%u.%u.%u\n", a[0], a[1], a[2], a[3]);
+            if ((size_t)ll >= cap - len) return len;   /* only whole lines */
+            memcpy(buf + len, line, (size_t)ll + 1);
+            len += (size_t)ll;
+            memcpy(seen[nseen++], a, 4);
+        }
+    }
+    return len;
 }

@@ -1,8 +1,9 @@
 /* inet.c: the glue between the transports (UDP, RFC 768; TCP, RFC 9293) and the IP layers
  * (IPv4, RFC 791; IPv6, RFC 8200): protocol registration, output hooks and source-address
- * selection (RFC 1122 §3.3.4.3 for IPv4, a simplified RFC 6724 for IPv6). Datagrams to one
- * of our own addresses of either family go through the loopback interface "lo" (ipv4.c and
- * ipv6.c route them there) and come back through net_poller like every other receive. */
+ * selection (RFC 1122 §3.3.4.3 for IPv4; for IPv6 ipv6_route's choice per RFC 4861 §5.2 and
+ * RFC 6724). Datagrams to one of our own addresses of either family go through the loopback
+ * interface "lo" (ipv4.c and ipv6.c route them there) and come back through net_poller like
+ * every other receive. */
 #include "net.h"
 #include "net_ipv4.h"
 #include "net_ipv6.h"
@@ -13,11 +14,6 @@
 #include "printk.h"
 
 /* ---- source selection ---- */
-static void v6_first(struct netif *nif, void *ctx) {
-    struct netif **first = ctx;
-    if (!*first && !(nif->flags & NETIF_LOOPBACK) && (nif->flags & NETIF_UP) && nif->ip6_ll_valid) *first = nif;
-}
-
 /* True when addr is one of this host's addresses. */
 bool inet_addr_is_local(const struct net_addr *addr) {
     if (!addr) return false;
@@ -41,15 +37,7 @@ int inet_select_src(const struct net_addr *dst, struct netif *nif, struct net_ad
         return 0;
     }
     if (dst->family != NET_AF_INET6) return -KEINVAL;
-    if (inet_addr_is_local(dst)) {
-        memcpy(src->v6, dst->v6, 16);
-        return 0;
-    }
-    if (!nif) netif_for_each(v6_first, &nif);
-    if (!nif || !nif->ip6_ll_valid) return -KENETUNREACH;
-    bool ll = ip6_is_linklocal(dst->v6) || (ip6_is_multicast(dst->v6) && (dst->v6[1] & 0x0f) <= 2);
-    memcpy(src->v6, (!ll && nif->ip6_global_valid) ? nif->ip6_global : nif->ip6_ll, 16);
-    return 0;
+    return ipv6_route(dst->v6, NULL, &nif, src->v6);   /* the same choice as ipv6_output's */
 }
 
 /* ---- output hooks ---- */

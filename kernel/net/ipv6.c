@@ -3,7 +3,8 @@
  * §4.5 — reassembly is not implemented: fragments other than atomic ones (RFC 6946) are
  * dropped and counted), upper-layer checksums §8.1, and address helpers per RFC 4291 / 5952.
  * Our-address filtering accepts our unicast addresses, all-nodes ff02::1 and our
- * solicited-node groups. Output chooses source address and next hop (RFC 4861 §5.2).
+ * solicited-node groups. Output chooses the interface, source address (RFC 6724) and next hop
+ * (RFC 4861 §5.2: on-link prefixes, then default routers; see ipv6_route and ndp_route).
  * Datagrams to one of our own addresses (::1, or any interface's) go out through the loopback
  * interface "lo" with a zero MAC, as IPv4's do, and come back through ipv6_input, the only
  * place where ::1 (RFC 4291 §2.5.3: never on a link) is accepted. */
@@ -90,25 +91,25 @@ bool ipv6_is_our_unicast(const struct netif *nif, const uint8_t addr[16]) {
            (nif->ip6_global_valid && ip6_equal(addr, nif->ip6_global));
 }
 
-struct local_find { const uint8_t *addr; bool found; struct netif *lo; };
-static void local_scan(struct netif *nif, void *ctx) {
-    struct local_find *c = ctx;
-    if (c->addr && ipv6_is_our_unicast(nif, c->addr)) c->found = true;
-    if (!c->lo && (nif->flags & NETIF_LOOPBACK)) c->lo = nif;
+/* What one walk over the interfaces finds: the interface that holds addr (lo only for ::1),
+ * the loopback interface, and the first non-loopback interface with IPv6 up. */
+struct if_scan { const uint8_t *addr; struct netif *owner, *lo, *first; };
+static void if_scan_fn(struct netif *nif, void *ctx) {
+    struct if_scan *c = ctx;
+    bool loop = nif->flags & NETIF_LOOPBACK;
+    if (c->addr && !c->owner && ipv6_is_our_unicast(nif, c->addr)) c->owner = nif;
+    if (!c->lo && loop) c->lo = nif;
+    if (!c->first && !loop && (nif->flags & NETIF_UP) && nif->ip6_ll_valid) c->first = nif;
+}
+
+static struct if_scan scan_ifs(const uint8_t *addr) {
+    struct if_scan c = {addr, NULL, NULL, NULL};
+    netif_for_each(if_scan_fn, &c);
+    return c;
 }
 
 bool ipv6_is_local_addr(const uint8_t addr[16]) {
-    if (ip6_is_loopback(addr)) return true;
-    struct local_find c = {addr, false, NULL};
-    netif_for_each(local_scan, &c);
-    return c.found;
-}
-
-/* The loopback interface, or NULL. */
-static struct netif *loopback_netif(void) {
-    struct local_find c = {NULL, false, NULL};
-    netif_for_each(local_scan, &c);
-    return c.lo;
+    return ip6_is_loopback(addr) || scan_ifs(addr).owner != NULL;
 }
 
 bool ipv6_accepts_multicast(const struct netif *nif, const uint8_t addr[16]) {
@@ -249,32 +250,41 @@ drop:
 }
 
 /* ---- output ---- */
-struct first_ctx { struct netif *found; };
-static void pick_first(struct netif *nif, void *ctx) {
-    struct first_ctx *c = ctx;
-    if (!c->found && (nif->flags & NETIF_UP) && !(nif->flags & NETIF_LOOPBACK) && nif->ip6_ll_valid)
-        c->found = nif;
+int ipv6_route(const uint8_t dst[16], const uint8_t *src, struct netif **nifp, uint8_t src_out[16]) {
+    struct netif *nif = *nifp;
+    bool mc = ip6_is_multicast(dst);
+    struct if_scan c = scan_ifs(mc ? NULL : dst);
+    bool local = (nif && (nif->flags & NETIF_LOOPBACK)) || (!mc && (ip6_is_loopback(dst) || c.owner));
+    if (local) {
+        if (!c.lo) return -KENETUNREACH;
+        *nifp = c.lo;
+        memcpy(src_out, src ? src : dst, 16);   /* talking to ourselves: the address itself */
+        return 0;
+    }
+    bool link_scope = ip6_is_linklocal(dst) || (mc && (dst[1] & 0x0f) <= 2);
+    if (!nif && src && !ip6_is_unspecified(src)) {  /* a bound source pins its interface */
+        struct netif *owner = scan_ifs(src).owner;
+        if (owner && !(owner->flags & NETIF_LOOPBACK)) nif = owner;
+    }
+    if (!nif && !mc && !ip6_is_linklocal(dst)) nif = ndp_route(dst, ipv6_clock());
+    else if (!nif) nif = c.first;   /* link-local or multicast without a scope: the first */
+    if (!nif || !nif->ip6_ll_valid) return -KENETUNREACH;
+    *nifp = nif;
+    /* RFC 6724 §5 (rules 1, 2): the given source; else the address of the outgoing interface
+     * with the destination's scope */
+    if (src) memcpy(src_out, src, 16);
+    else memcpy(src_out, link_scope || !nif->ip6_global_valid ? nif->ip6_ll : nif->ip6_global, 16);
+    return 0;
 }
 
 int ipv6_output(struct netif *nif, const uint8_t *src, const uint8_t dst[16], uint8_t next_header,
                 uint8_t hop_limit, struct pkt *p) {
     int err;
-    bool local = (nif && (nif->flags & NETIF_LOOPBACK)) || (!ip6_is_multicast(dst) && ipv6_is_local_addr(dst));
-    if (local) nif = loopback_netif();
-    else if (!nif) {
-        struct first_ctx c = {NULL};
-        netif_for_each(pick_first, &c);
-        nif = c.found;
-    }
-    if (!nif || (!local && !nif->ip6_ll_valid)) { ipv6_stats.tx_no_route++; err = -KENETUNREACH; goto fail; }
-    if (p->len + IPV6_HLEN > nif->mtu || p->len > 0xffff) { ipv6_stats.tx_too_big++; err = -KEMSGSIZE; goto fail; }
     uint8_t s[16];
-    if (src) memcpy(s, src, 16);
-    else if (local) memcpy(s, dst, 16);   /* talking to ourselves: the address itself */
-    else if (ip6_is_linklocal(dst) || (ip6_is_multicast(dst) && (dst[1] & 0x0f) <= 2) || !nif->ip6_global_valid)
-        memcpy(s, nif->ip6_ll, 16);
-    else
-        memcpy(s, nif->ip6_global, 16);
+    err = ipv6_route(dst, src, &nif, s);
+    if (err < 0) { ipv6_stats.tx_no_route++; goto fail; }
+    bool local = nif->flags & NETIF_LOOPBACK;
+    if (p->len + IPV6_HLEN > nif->mtu || p->len > 0xffff) { ipv6_stats.tx_too_big++; err = -KEMSGSIZE; goto fail; }
 
     /* upper-layer checksum (RFC 8200 §8.1): ipv6_output fills it for ICMPv6, UDP, TCP */
     uint32_t co = next_header == IPV6_NH_ICMPV6 ? 2 : next_header == IPV6_NH_UDP ? 6

@@ -9,6 +9,9 @@
  * - Router discovery §6.3: RS when an interface comes up (MAX_RTR_SOLICITATIONS, every
  *   RTR_SOLICITATION_INTERVAL, no initial random delay), default router list with lifetimes,
  *   on-link prefix list (L flag); ReachableTime/RetransTimer from RAs are not used (constants).
+ * - Next-hop determination §5.2 across interfaces (ndp_route): a destination inside an
+ *   interface's on-link prefix (or its SLAAC /64) goes out of that interface; otherwise through
+ *   a default router, chosen per §6.3.6 (routers not known unreachable first).
  * - SLAAC (RFC 4862 §5.5.3): /64 prefixes with the A flag give the interface's one global
  *   address (EUI-64 identifier), valid lifetime with the two-hour rule; preferred lifetime
  *   is not tracked separately.
@@ -382,16 +385,27 @@ static bool prefix_match(const uint8_t *a, const uint8_t *pfx, unsigned len) {
     return !bits || ((a[bytes] ^ pfx[bytes]) & (0xff00u >> bits) & 0xff) == 0;
 }
 
+/* The longest on-link prefix of nif that holds dst (§5.2: the prefix list, entries with the L
+ * flag; and the /64 of the SLAAC address), or -1. Lock held. */
+static int on_link_len(const struct netif *nif, const uint8_t dst[16], uint64_t now) {
+    int best = -1;
+    for (int k = 0; k < MAX_PREFIXES; k++)
+        if (prefixes[k].nif == nif && now < prefixes[k].expires && prefixes[k].len > best &&
+            prefix_match(dst, prefixes[k].pfx, prefixes[k].len))
+            best = prefixes[k].len;
+    if (nif->ip6_global_valid && nif->ip6_global_prefix_len > best &&
+        prefix_match(dst, nif->ip6_global, nif->ip6_global_prefix_len))
+        best = nif->ip6_global_prefix_len;
+    return best;
+}
+
 int ndp_next_hop(struct netif *nif, const uint8_t dst[16], uint8_t nexthop[16], uint64_t now_ns) {
     int r = -KENETUNREACH;
     uint64_t f = ND_LOCK();
-    if (ip6_is_linklocal(dst) || ip6_is_multicast(dst)) { memcpy(nexthop, dst, 16); r = 0; goto out; }
-    for (int k = 0; k < MAX_PREFIXES; k++) {
-        if (prefixes[k].nif == nif && now_ns < prefixes[k].expires && prefix_match(dst, prefixes[k].pfx, prefixes[k].len)) {
-            memcpy(nexthop, dst, 16);
-            r = 0;
-            goto out;
-        }
+    if (ip6_is_linklocal(dst) || ip6_is_multicast(dst) || on_link_len(nif, dst, now_ns) >= 0) {
+        memcpy(nexthop, dst, 16);
+        r = 0;
+        goto out;
     }
     for (int i = 0; i < MAX_ROUTERS; i++) {
         if (routers[i].nif == nif && now_ns < routers[i].expires) { memcpy(nexthop, routers[i].ip, 16); r = 0; break; }
@@ -399,6 +413,39 @@ int ndp_next_hop(struct netif *nif, const uint8_t dst[16], uint8_t nexthop[16], 
 out:
     ND_UNLOCK(f);
     return r;
+}
+
+/* The order in which nif came up (eth0 first), MAX_IFS when unknown. Lock held. */
+static int if_rank(const struct netif *nif) {
+    for (int i = 0; i < MAX_IFS; i++) if (ifs[i].nif == nif) return i;
+    return MAX_IFS;
+}
+
+struct netif *ndp_route(const uint8_t dst[16], uint64_t now_ns) {
+    struct netif *best = NULL;
+    int best_len = -1, best_rank = 0;
+    uint64_t f = ND_LOCK();
+    /* §5.2: an on-link destination goes straight out of the interface whose prefix holds it
+     * (the longest prefix when several do) */
+    for (int i = 0; i < MAX_IFS; i++) {
+        struct netif *nif = ifs[i].nif;
+        if (!nif || !(nif->flags & NETIF_UP) || !nif->ip6_ll_valid) continue;
+        int len = on_link_len(nif, dst, now_ns);
+        if (len > best_len) { best = nif; best_len = len; }
+    }
+    if (best) goto out;
+    /* otherwise a default router (§6.3.6): one not known to be unreachable first, then the
+     * interface that came up first, so the choice does not depend on which RA came first */
+    for (int i = 0; i < MAX_ROUTERS; i++) {
+        struct netif *nif = routers[i].nif;
+        if (!nif || now_ns >= routers[i].expires || !(nif->flags & NETIF_UP) || !nif->ip6_ll_valid) continue;
+        const struct nd_entry *e = find(nif, routers[i].ip);
+        int rank = (e && e->state != ND_INCOMPLETE ? 0 : MAX_IFS + 1) + if_rank(nif);
+        if (!best || rank < best_rank) { best = nif; best_rank = rank; }
+    }
+out:
+    ND_UNLOCK(f);
+    return best;
 }
 
 int ndp_resolve(struct netif *nif, const uint8_t nexthop[16], struct pkt *p, uint8_t mac[6], uint64_t now_ns) {

@@ -2,10 +2,12 @@
  * the message builder's layout, a full DISCOVER/OFFER/REQUEST/ACK exchange with a scripted
  * server, NAK, retransmission back-off, renewal at T1 (unicast), rebinding at T2
  * (broadcast), lease expiry, foreign xids and MACs, hostile options (length running past
- * the end, no end option, long pad runs, wrong lengths) and a fuzzer of 100,000 mutated
- * packets (run under ASan). */
+ * the end, no end option, long pad runs, wrong lengths), the /etc/resolv.conf text from
+ * several interfaces' leases (order, duplicates, the three-server limit, hostile counts and
+ * small buffers) and a fuzzer of 100,000 mutated packets (run under ASan). */
 #include "host_stubs.h"
 #include <string.h>
+#include "../../kernel/lib/printf.c"
 #include "../../kernel/net/dhcp.c"
 
 #define SEC 1000000000ull
@@ -312,6 +314,66 @@ static void test_hostile_options(void **st) {
 static uint32_t rnd(uint32_t *s) { *s = *s * 1103515245u + 12345u; return *s >> 8; }
 
 /* 100,000 mutated server messages fed to the parser and to a client in every state. */
+static struct dhcp_lease lease_with(int ndns, const uint8_t (*dns)[4]) {
+    struct dhcp_lease l;
+    memset(&l, 0, sizeof l);
+    l.ndns = ndns;
+    for (int i = 0; i < ndns && i < DHCP_MAX_DNS; i++) memcpy(l.dns[i], dns[i], 4);
+    return l;
+}
+
+static void test_resolv_conf_from_leases(void **st) {
+    (void)st;
+    static const char hdr[] = "# written by the SABOS DHCP client\n";
+    char buf[DHCP_RESOLV_TEXT_MAX];
+    static const uint8_t eth0_dns[1][4] = {{10, 0, 2, 3}};
+    static const uint8_t eth1_dns[2][4] = {{10, 0, 9, 1}, {10, 0, 2, 3}};   /* one shared with eth0 */
+    struct dhcp_lease l0 = lease_with(1, eth0_dns), l1 = lease_with(2, eth1_dns);
+    /* both interfaces: eth0's first, then eth1's, the duplicate once */
+    const struct dhcp_lease *both[2] = {&l0, &l1};
+    size_t n = dhcp_resolv_conf(both, 2, buf, sizeof buf);
+    assert_string_equal(buf, "# written by the SABOS DHCP client\nnameserver 10.0.2.3\nnameserver 10.0.9.1\n");
+    assert_int_equal(n, strlen(buf));
+    /* eth0 without a lease: eth1's servers alone */
+    const struct dhcp_lease *only1[2] = {NULL, &l1};
+    dhcp_resolv_conf(only1, 2, buf, sizeof buf);
+    assert_string_equal(buf, "# written by the SABOS DHCP client\nnameserver 10.0.9.1\nnameserver 10.0.2.3\n");
+    /* no lease at all: the comment only */
+    const struct dhcp_lease *none[2] = {NULL, NULL};
+    assert_int_equal(dhcp_resolv_conf(none, 2, buf, sizeof buf), strlen(hdr));
+    assert_string_equal(buf, hdr);
+    assert_int_equal(dhcp_resolv_conf(NULL, 0, buf, sizeof buf), strlen(hdr));
+    /* at most three nameserver lines (resolv.conf(5) MAXNS), longest addresses fit */
+    static const uint8_t many[4][4] = {{255, 255, 255, 254}, {200, 200, 200, 200}, {1, 2, 3, 4}, {5, 6, 7, 8}};
+    struct dhcp_lease lm = lease_with(4, many), lm2 = lease_with(4, many);
+    const struct dhcp_lease *full[3] = {&lm, &l0, &lm2};
+    n = dhcp_resolv_conf(full, 3, buf, sizeof buf);
+    assert_string_equal(buf, "# written by the SABOS DHCP client\nnameserver 255.255.255.254\n"
+                             "nameserver 200.200.200.200\nnameserver 1.2.3.4\n");
+    assert_true(n < DHCP_RESOLV_TEXT_MAX);
+    /* hostile leases: 0.0.0.0 and the broadcast address are no servers, a count beyond the
+     * array or negative reads nothing outside it */
+    static const uint8_t bad[3][4] = {{0, 0, 0, 0}, {255, 255, 255, 255}, {10, 0, 9, 1}};
+    struct dhcp_lease lb = lease_with(3, bad);
+    const struct dhcp_lease *hostile[1] = {&lb};
+    dhcp_resolv_conf(hostile, 1, buf, sizeof buf);
+    assert_string_equal(buf, "# written by the SABOS DHCP client\nnameserver 10.0.9.1\n");
+    lb.ndns = 1000;
+    dhcp_resolv_conf(hostile, 1, buf, sizeof buf);
+    assert_string_equal(buf, "# written by the SABOS DHCP client\nnameserver 10.0.9.1\n");
+    lb.ndns = -5;
+    dhcp_resolv_conf(hostile, 1, buf, sizeof buf);
+    assert_string_equal(buf, hdr);
+    /* a small buffer: only whole lines, always terminated; too small for the comment: 0 */
+    char small[50];   /* the comment (35) fits, a nameserver line (20) more does not */
+    memset(small, 'x', sizeof small);
+    n = dhcp_resolv_conf(both, 2, small, sizeof small);
+    assert_string_equal(small, "# written by the SABOS DHCP client\n");
+    assert_int_equal(n, strlen(hdr));
+    assert_int_equal(dhcp_resolv_conf(both, 2, small, 10), 0);
+    assert_int_equal(dhcp_resolv_conf(both, 2, NULL, 100), 0);
+}
+
 static void test_fuzz(void **st) {
     struct dhcp_client c;
     init_client(&c);
@@ -356,6 +418,7 @@ int main(void) {
         cmocka_unit_test(test_infinite_lease),
         cmocka_unit_test(test_foreign_and_wrong_state),
         cmocka_unit_test(test_hostile_options),
+        cmocka_unit_test(test_resolv_conf_from_leases),
         cmocka_unit_test(test_fuzz),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,7 +2,8 @@
  * (RFC 4861) and SLAAC (RFC 4862, RFC 4291 EUI-64): header validation, extension header
  * chains (long, truncated, unknown options, fragments), exact bytes and checksums of
  * NS/NA/RS and echo replies, neighbour cache transitions with a fake clock, router
- * advertisements (good and hostile), and a fuzzer of 100,000 random/mutated frames.
+ * advertisements (good and hostile), route selection over two interfaces (on-link prefixes,
+ * default routers, bound sources, expiry), and a fuzzer of 100,000 random/mutated frames.
  * The network core (pkt, checksum, netif, Ethernet output) is stubbed here; the checksum is
  * an independent RFC 1071 implementation so the code under test is checked against it. */
 #include "host_stubs.h"
@@ -46,14 +47,17 @@ uint32_t net_csum_pseudo(const struct net_addr *src, const struct net_addr *dst,
     return net_csum_add(0, ph, 40);
 }
 static struct netif nif0 = {.name = "eth0", .mac = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56}, .mtu = 1500, .flags = NETIF_UP};
-void netif_for_each(void (*fn)(struct netif *nif, void *ctx), void *ctx) { fn(&nif0, ctx); }
+/* a second interface, down except in the route-selection tests */
+static struct netif nif1 = {.name = "eth1", .mac = {0x52, 0x54, 0x00, 0x12, 0x34, 0x57}, .mtu = 1500};
+void netif_for_each(void (*fn)(struct netif *nif, void *ctx), void *ctx) { fn(&nif0, ctx); fn(&nif1, ctx); }
 void net_register_timer(struct net_timer_hook *h) { (void)h; }
 
 #define MAXTX 64
-static struct { uint8_t b[1600]; uint32_t len; } tx[MAXTX];
+static struct { uint8_t b[1600]; uint32_t len; const struct netif *nif; } tx[MAXTX];
 static int ntx;
 int eth_output(struct netif *nif, struct pkt *p, const uint8_t dst_mac[6], uint16_t ethertype) {
     if (ntx < MAXTX && p->len + 14 <= 1600) {
+        tx[ntx].nif = nif;
         uint8_t *f = tx[ntx].b;
         memcpy(f, dst_mac, 6);
         memcpy(f + 6, nif->mac, 6);
@@ -87,6 +91,8 @@ static int setup(void **state) {
     memset(echo_seen, 0, sizeof echo_seen);
     err_tokens = ERR_BURST;
     nif0.ip6_ll_valid = nif0.ip6_global_valid = false;
+    nif1.ip6_ll_valid = nif1.ip6_global_valid = false;
+    nif1.flags = 0;
     ipv6_clock = fake_clock;
     fake_now = 1000 * SEC;
     ipv6_init();
@@ -117,15 +123,16 @@ static uint32_t mk_ip6(uint8_t *b, const uint8_t src[16], const uint8_t dst[16],
     }
     return 40 + len;
 }
-static void inject(const uint8_t *b, uint32_t len) {
+static void inject_on(struct netif *nif, const uint8_t *b, uint32_t len) {
     struct pkt *p = pkt_alloc(len + 14);
     pkt_put(p, len + 14);
     memset(p->data, 0, 14);
     memcpy(p->data + 14, b, len);
     pkt_pull(p, 14);
-    p->netif = &nif0;
+    p->netif = nif;
     ipv6_input(p);
 }
+static void inject(const uint8_t *b, uint32_t len) { inject_on(&nif0, b, len); }
 /* Checks that a sent frame is a valid IPv6/ICMPv6 frame and returns its ICMPv6 part. */
 static const uint8_t *icmp_of(int i, uint32_t *len) {
     assert_true(i < ntx);
@@ -545,6 +552,139 @@ static void test_ra_hostile(void **state) {
     assert_false(nif0.ip6_global_valid);
 }
 
+/* ---- route selection: two interfaces (RFC 4861 §5.2, §6.3.6; RFC 6724) ---- */
+static const uint8_t FD09[16] = {0xfd, 0x09};
+static const uint8_t FD09_1[16] = {0xfd, 0x09, [15] = 1};
+static const uint8_t FEC0_2[16] = {0xfe, 0xc0, [15] = 2};
+static const uint8_t FAR[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 1};
+static const uint8_t RTR1_LL[16] = {0xfe, 0x80, [15] = 1};
+static const uint8_t RTR1_MAC[6] = {0x02, 0, 0, 0, 9, 1};
+
+/* An RA from src on nif; sllao false removes the source link-layer address option (it
+ * becomes an unknown option, which §6.3.4 ignores). */
+static void ra_on(struct netif *nif, const uint8_t src[16], const uint8_t mac[6], bool sllao, uint16_t lifetime,
+                  const uint8_t *pfx, uint32_t valid) {
+    uint8_t m[64], b[200];
+    uint32_t n = mk_ra(m, lifetime, pfx, 64, 0xc0, valid, valid);
+    memcpy(m + 18, mac, 6);
+    if (!sllao) m[16] = 200;
+    inject_on(nif, b, mk_ip6(b, src, ALL_NODES, 58, 255, m, n));
+}
+
+/* ipv6_route's interface and source for dst (src, nif as ipv6_output gets them). */
+static int route(const uint8_t dst[16], const uint8_t *src, struct netif *given, struct netif **out,
+                 uint8_t s[16]) {
+    *out = given;
+    return ipv6_route(dst, src, out, s);
+}
+
+static void test_route_two_interfaces(void **state) {
+    (void)state;
+    nif1.flags = NETIF_UP;
+    ipv6_netif_up(&nif1);
+    /* eth0: fec0::/64 and, first without a known MAC, the default router fe80::2;
+     * eth1: fd09::/64 (SLAAC, on-link) from a router fe80::1 that is no default router */
+    ra_on(&nif0, RTR_LL, RTR_MAC, false, 1800, FEC0, 86400);
+    ra_on(&nif1, RTR1_LL, RTR1_MAC, true, 0, FD09, 600);
+    assert_true(nif0.ip6_global_valid && nif1.ip6_global_valid);
+    char buf[48];
+    assert_string_equal(ip6_format(nif1.ip6_global, buf), "fd09::5054:ff:fe12:3457");
+    struct netif *o;
+    uint8_t s[16];
+    /* on-link on eth1: eth1 with its global source, even though eth0 comes first and has the router */
+    assert_int_equal(route(FD09_1, NULL, NULL, &o, s), 0);
+    assert_ptr_equal(o, &nif1);
+    assert_memory_equal(s, nif1.ip6_global, 16);
+    /* on-link on eth0 and off-link: eth0 (the only default router) with eth0's global source */
+    assert_int_equal(route(FEC0_2, NULL, NULL, &o, s), 0);
+    assert_ptr_equal(o, &nif0);
+    assert_memory_equal(s, nif0.ip6_global, 16);
+    assert_int_equal(route(FAR, NULL, NULL, &o, s), 0);
+    assert_ptr_equal(o, &nif0);
+    assert_memory_equal(s, nif0.ip6_global, 16);
+    /* the whole path: an echo to fd09::1 solicits fd09::1 on eth1 only, then goes out of eth1
+     * to the MAC the NA gave, from eth1's global address */
+    ntx = 0;
+    send_echo_to(FD09_1);
+    assert_int_equal(ntx, 1);
+    assert_ptr_equal(tx[0].nif, &nif1);
+    assert_int_equal(ndp_lookup(&nif1, FD09_1, NULL), ND_INCOMPLETE);
+    assert_int_equal(ndp_lookup(&nif0, FD09_1, NULL), ND_NONE);
+    uint8_t m[32] = {136, 0, 0, 0, 0x60}, b[100];
+    memcpy(m + 8, FD09_1, 16);
+    m[24] = 2; m[25] = 1;
+    memcpy(m + 26, PEER_MAC, 6);
+    ntx = 0;
+    inject_on(&nif1, b, mk_ip6(b, FD09_1, nif1.ip6_global, 58, 255, m, 32));
+    assert_int_equal(ntx, 1);
+    assert_ptr_equal(tx[0].nif, &nif1);
+    assert_memory_equal(tx[0].b, PEER_MAC, 6);
+    assert_memory_equal(tx[0].b + 22, nif1.ip6_global, 16);
+    assert_memory_equal(tx[0].b + 38, FD09_1, 16);
+    /* link-local: the given interface (scope) with its link-local source; without one the first */
+    assert_int_equal(route(PEER_LL, NULL, &nif1, &o, s), 0);
+    assert_ptr_equal(o, &nif1);
+    assert_memory_equal(s, nif1.ip6_ll, 16);
+    assert_int_equal(route(PEER_LL, NULL, NULL, &o, s), 0);
+    assert_ptr_equal(o, &nif0);
+    assert_memory_equal(s, nif0.ip6_ll, 16);
+    /* a source bound to eth1's address pins eth1: on-link works, off-link has no router there */
+    assert_int_equal(route(FD09_1, nif1.ip6_global, NULL, &o, s), 0);
+    assert_ptr_equal(o, &nif1);
+    ntx = 0;
+    assert_int_equal(ipv6_output(NULL, nif1.ip6_global, FAR, IPV6_NH_UDP, 0, pkt_alloc(8)), -KENETUNREACH);
+    assert_int_equal(ntx, 0);
+    assert_int_equal(ipv6_stats.tx_no_route, 1);
+    /* eth1's router becomes a default router: §6.3.6 prefers it while eth0's router's MAC is
+     * unknown; once eth0's router is known, eth0 (up first) wins whatever order RAs came in */
+    ra_on(&nif1, RTR1_LL, RTR1_MAC, true, 1800, FD09, 600);
+    assert_int_equal(route(FAR, NULL, NULL, &o, s), 0);
+    assert_ptr_equal(o, &nif1);
+    assert_memory_equal(s, nif1.ip6_global, 16);
+    ra_on(&nif0, RTR_LL, RTR_MAC, true, 1800, FEC0, 86400);
+    assert_int_equal(route(FAR, NULL, NULL, &o, s), 0);
+    assert_ptr_equal(o, &nif0);
+    /* bound to eth1's address: through eth1's router with that source, not eth0's */
+    ntx = 0;
+    assert_int_equal(icmpv6_send_echo(FAR, 1, 1, NULL, 0), 0);
+    struct pkt *p = pkt_alloc(8);
+    memset(pkt_put(p, 8), 0, 8);
+    assert_int_equal(ipv6_output(NULL, nif1.ip6_global, FAR, IPV6_NH_UDP, 0, p), 0);
+    assert_int_equal(ntx, 2);
+    assert_ptr_equal(tx[0].nif, &nif0);
+    assert_memory_equal(tx[0].b, RTR_MAC, 6);
+    assert_memory_equal(tx[0].b + 22, nif0.ip6_global, 16);
+    assert_ptr_equal(tx[1].nif, &nif1);
+    assert_memory_equal(tx[1].b, RTR1_MAC, 6);
+    assert_memory_equal(tx[1].b + 22, nif1.ip6_global, 16);
+    /* the longest on-link prefix wins over a shorter one on another interface */
+    static const uint8_t FD09_48[16] = {0xfd, 0x09};
+    uint8_t ra[64];
+    uint32_t n = mk_ra(ra, 1800, FD09_48, 48, 0x80, 86400, 86400);  /* fd09::/48 on-link on eth0 */
+    inject_on(&nif0, b, mk_ip6(b, RTR_LL, ALL_NODES, 58, 255, ra, n));
+    assert_int_equal(route(FD09_1, NULL, NULL, &o, s), 0);
+    assert_ptr_equal(o, &nif1);
+    static const uint8_t FD09_BEEF[16] = {0xfd, 0x09, 0, 0, 0, 0, 0xbe, 0xef, [15] = 1};
+    assert_int_equal(route(FD09_BEEF, NULL, NULL, &o, s), 0);
+    assert_ptr_equal(o, &nif0);
+    assert_memory_equal(s, nif0.ip6_global, 16);
+    /* eth1's prefix and address expire: fd09::1 is no longer on-link anywhere but in eth0's /48 */
+    fake_now += 601 * SEC;
+    ndp_timer(fake_now);
+    assert_false(nif1.ip6_global_valid);
+    assert_int_equal(route(FD09_1, NULL, NULL, &o, s), 0);
+    assert_ptr_equal(o, &nif0);
+    /* an interface that is down is never chosen; no interface left with a route: unreachable */
+    nif0.flags = 0;
+    assert_int_equal(route(FAR, NULL, NULL, &o, s), 0);
+    assert_ptr_equal(o, &nif1);
+    assert_memory_equal(s, nif1.ip6_ll, 16);   /* no global address left on eth1 */
+    nif1.flags = 0;
+    assert_int_equal(route(FAR, NULL, NULL, &o, s), -KENETUNREACH);
+    nif0.flags = NETIF_UP;
+    ntx = 0;
+}
+
 /* ---- fuzzer ---- */
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 static uint32_t rnd(void) { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; return (uint32_t)rng; }
@@ -607,6 +747,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_neighbour_cache, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ra_slaac, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ra_hostile, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_route_two_interfaces, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fuzz, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
