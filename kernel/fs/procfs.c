@@ -388,7 +388,7 @@ static int gen_net_stats(struct text *t) {
                 {"OutErrors", u->out_errors});
     const struct tcp_stats *p = &tcp_stats;
     STATS_BLOCK(t, "Tcp", {"ActiveOpens", p->active_opens}, {"PassiveOpens", p->passive_opens},
-                {"InSegs", p->in_segs}, {"OutSegs", p->out_segs}, {"RetransSegs", p->retrans_segs},
+                {"InSegs", p->in_segs}, {"OutSegs", p->out_segs}, {"RetransSegs", p->retrans_segs}, {"RtoExpiries", p->rto_expiries}, {"FastRecoveries", p->fast_recoveries},
                 {"InCsumErrors", p->bad_csum}, {"InErrs", p->bad_header}, {"NoSocket", p->no_socket},
                 {"BacklogFull", p->backlog_full}, {"OutRsts", p->resets_sent}, {"InRsts", p->resets_received},
                 {"Timeouts", p->timeouts}, {"KeepAliveProbes", p->keepalive_probes});

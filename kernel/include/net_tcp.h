@@ -1,8 +1,10 @@
 /* net_tcp.h: the TCP protocol core (kernel/net/tcp.c), following RFC 9293 (TCP), RFC 7323
- * (window scale), RFC 6298 (retransmission timer), RFC 5681 / RFC 6582 (congestion control,
- * NewReno), RFC 1122 (delayed ACK, zero-window probes, keep-alives §4.2.3.6 with Linux tcp(7)'s
- * TCP_KEEPIDLE / TCP_KEEPINTVL / TCP_KEEPCNT), RFC 5961 (RST/SYN/ACK checks) and RFC 6528
- * (initial sequence numbers). See docs/network.md, section "TCP".
+ * (window scale), RFC 2018 (SACK) with RFC 6675 (SACK-based loss recovery), RFC 3042 (limited
+ * transmit), RFC 5827 (early retransmit), RFC 6298 (retransmission timer), RFC 5681 /
+ * RFC 6582 (congestion control, NewReno), RFC 1122 (delayed ACK, zero-window probes,
+ * keep-alives §4.2.3.6 with Linux tcp(7)'s TCP_KEEPIDLE / TCP_KEEPINTVL / TCP_KEEPCNT),
+ * RFC 5961 (RST/SYN/ACK checks) and RFC 6528 (initial sequence numbers). See docs/network.md,
+ * section "TCP".
  *
  * The core is a state machine with no sleeping and no hardware access, so host tests drive it:
  * - input: the IP layer calls tcp_input() with the TCP header at p->data;
@@ -42,6 +44,8 @@ enum tcp_state {
 /* Tunables (the defaults; tests change the variables below). */
 #define TCP_BUF_DEFAULT 65536u        /* send and receive buffer (power of two) */
 #define TCP_OOO_MAX 16                /* out-of-order ranges kept */
+#define TCP_SACK_SEND 4               /* SACK blocks per ACK (RFC 2018 §3: 4 fit without timestamps) */
+#define TCP_SCORE_MAX 16              /* SACKed ranges the sender remembers (the scoreboard) */
 #define TCP_RTO_INIT_NS 1000000000ull /* RFC 6298 §2.1: 1 s */
 #define TCP_RTO_MIN_NS 200000000ull   /* 200 ms */
 #define TCP_RTO_MAX_NS 60000000000ull /* 60 s */
@@ -74,7 +78,8 @@ extern uint64_t (*tcp_now)(void);
 /* Counters for /proc/net. */
 struct tcp_stats {
     uint64_t in_segs, out_segs, retrans_segs, bad_csum, bad_header, no_socket, backlog_full,
-        resets_sent, resets_received, active_opens, passive_opens, timeouts, keepalive_probes;
+        resets_sent, resets_received, active_opens, passive_opens, timeouts, keepalive_probes,
+        rto_expiries, fast_recoveries;   /* retransmission timer expiries; fast retransmits */
 };
 extern struct tcp_stats tcp_stats;
 
@@ -93,6 +98,7 @@ struct tcp_conn {
     bool fin_queued;                       /* tcp_shutdown(write) / close: send FIN after the data */
     bool ws_ok;                            /* both sides sent the window scale option */
     bool ack_now;                          /* an ACK must go out at the next output */
+    bool sack_ok;                          /* both sides sent SACK-permitted (RFC 2018 §2) */
     uint16_t owner_family;                 /* the owning socket's family (/proc/net/tcp or tcp6;
                                             * children inherit it); 0 = local.family */
     uint8_t snd_wscale, rcv_wscale;
@@ -107,6 +113,8 @@ struct tcp_conn {
     uint8_t *rcvbuf; uint32_t rcvbuf_size;
     struct tcp_ooo ooo[TCP_OOO_MAX]; int n_ooo;
     bool ooo_fin; uint32_t ooo_fin_seq;    /* a FIN seen beyond a hole */
+    uint32_t ooo_last;                     /* start of the latest out-of-order segment: its range
+                                            * is the first SACK block (RFC 2018 §4) */
     int unacked_segs;                      /* in-order segments received since our last ACK */
     /* RTO (RFC 6298); times in ns, 0 = timer off */
     uint64_t srtt, rttvar, rto;
@@ -121,6 +129,13 @@ struct tcp_conn {
     uint64_t keepalive_at;                 /* keep-alive timer, 0 = off */
     /* congestion control (RFC 5681 / 6582) */
     uint32_t cwnd, ssthresh, recover; int dupacks; bool in_recovery;
+    /* SACK scoreboard (RFC 6675 §3): sorted, disjoint ranges within (SND.UNA, SND.MAX] the peer
+     * reported; high_rxt: HighRxt, the end of the last hole retransmitted in this recovery */
+    struct tcp_ooo sacked[TCP_SCORE_MAX]; int n_sacked;
+    uint32_t high_rxt;
+    bool una_rxt;                          /* the segment at SND.UNA was retransmitted ... */
+    uint32_t una_rxt_max;                  /* ... when SND.MAX was this: SACKs for more than
+                                            * 2 MSS sent after it mean the resend was lost */
     /* listening */
     int backlog, n_pending;                /* pending: children not yet accepted */
     struct tcp_conn *parent;               /* a child's listener (NULL once accepted) */

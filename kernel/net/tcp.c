@@ -515,6 +515,7 @@ static bool rexmit_timeout(struct tcp_conn *c, uint64_t now) {
         tcp_drop(c, -KETIMEDOUT);
         return false;
     }
+    tcp_stats.rto_expiries++;
     c->rto = MIN(c->rto * 2, TCP_RTO_MAX_NS);           /* back off (RFC 6298 §5.5) */
     if (c->state != TCP_SYN_SENT && c->state != TCP_SYN_RECEIVED) {
         uint32_t flight = c->snd_max - c->snd_una;       /* RFC 5681 §3.1, equation 4 */
@@ -524,6 +525,9 @@ static bool rexmit_timeout(struct tcp_conn *c, uint64_t now) {
         c->recover = c->snd_max;
         c->dupacks = 0;
     }
+    /* A second timeout in a row: the peer may have reneged on what it SACKed (RFC 2018 §8),
+     * so resend everything. */
+    if (c->retries >= 2) c->n_sacked = 0;
     c->snd_nxt = c->snd_una;
     c->rtt_active = false;
     if (c->state == TCP_SYN_SENT || c->state == TCP_SYN_RECEIVED) c->snd_nxt = c->iss;

@@ -4,7 +4,12 @@
  * start, congestion avoidance, fast retransmit on the third duplicate ACK) with RFC 6582
  * (NewReno partial ACKs), and RFC 1122 §4.2.3.2 (delayed ACK: every second segment) and
  * §4.2.3.6 (keep-alive: every acceptable segment restarts the idle clock; a probe, one below
- * RCV.NXT, is unacceptable and so answered with an ACK by the first step). */
+ * RCV.NXT, is unacceptable and so answered with an ACK by the first step); RFC 2018 (SACK:
+ * SACK-permitted on the SYNs, the peer's SACK blocks fill the scoreboard, each one checked
+ * against SND.UNA..SND.MAX and the rest ignored) with RFC 6675 §5 (SACK-based loss recovery:
+ * a duplicate ACK is one that newly SACKs data; recovery starts on the third or when the first
+ * hole counts as lost) and RFC 5827 (early retransmit: a lower threshold with fewer than four
+ * segments outstanding and nothing new to send). */
 #include "tcp_priv.h"
 #include "kstring.h"
 
@@ -14,9 +19,11 @@ struct seg {
     uint8_t flags;
     const uint8_t *data;
     uint32_t len;
-    bool has_mss, has_ws;
+    bool has_mss, has_ws, has_sack_perm;
     uint16_t mss;
     uint8_t ws;
+    const uint8_t *sack;                       /* the SACK option's blocks (8 bytes each), unchecked */
+    int n_sack;
 };
 
 /* Parses and validates the header; false for a segment to drop (counted). */
@@ -48,6 +55,8 @@ static bool parse(struct pkt *p, const struct net_addr *src, const struct net_ad
         uint8_t l = o[i + 1];
         if (kind == 2 && l == 4) { s->has_mss = true; s->mss = net_get16(o + i + 2); }
         else if (kind == 3 && l == 3) { s->has_ws = true; s->ws = MIN(o[i + 2], 14); }
+        else if (kind == 4 && l == 2) s->has_sack_perm = true;
+        else if (kind == 5 && l >= 10 && (l - 2) % 8 == 0) { s->sack = o + i + 2; s->n_sack = (l - 2) / 8; }
         i += l;
     }
     return true;
@@ -58,6 +67,7 @@ static bool parse(struct pkt *p, const struct net_addr *src, const struct net_ad
 static void apply_syn(struct tcp_conn *c, const struct seg *s) {
     uint16_t peer = s->has_mss ? s->mss : (c->remote.family == NET_AF_INET6 ? 1220 : 536);
     c->mss = (uint16_t)MAX(MIN(peer, tcp_our_mss(c)), 64);
+    c->sack_ok = s->has_sack_perm;             /* we offer it on every SYN */
     if (s->has_ws) {
         c->ws_ok = true;
         c->snd_wscale = s->ws;
@@ -228,6 +238,7 @@ static void take_text(struct tcp_conn *c, const struct seg *s, uint32_t seq, con
             c->n_ooo += 1 - (j - i);
             c->ooo[i].start = st;
             c->ooo[i].end = en;
+            c->ooo_last = seq;
             c->ack_now = true;                /* duplicate ACK for fast retransmit */
             if (fin) { c->ooo_fin = true; c->ooo_fin_seq = seq + len; }
             return;
@@ -258,6 +269,61 @@ static void take_text(struct tcp_conn *c, const struct seg *s, uint32_t seq, con
     }
 }
 
+/* Drops the scoreboard ranges SND.UNA has passed. */
+static void score_trim(struct tcp_conn *c) {
+    int k = 0;
+    while (k < c->n_sacked && SEQ_LE(c->sacked[k].end, c->snd_una)) k++;
+    memmove(c->sacked, c->sacked + k, (size_t)(c->n_sacked - k) * sizeof c->sacked[0]);
+    c->n_sacked -= k;
+    if (c->n_sacked && SEQ_LT(c->sacked[0].start, c->snd_una)) c->sacked[0].start = c->snd_una;
+}
+
+/* Adds one SACK block from the peer to the scoreboard; true when it SACKs bytes not SACKed
+ * before. Never trusted: an empty or reversed block, or one outside SND.UNA..SND.MAX (stale,
+ * a D-SACK, or hostile), is ignored. With the scoreboard full, a block below the highest range
+ * replaces that range (the lowest holes matter most); one above every range is ignored. */
+static bool score_add(struct tcp_conn *c, uint32_t st, uint32_t en) {
+    if (!SEQ_LT(st, en) || SEQ_LT(st, c->snd_una) || SEQ_GT(en, c->snd_max)) return false;
+    int i = 0;
+    while (i < c->n_sacked && SEQ_LT(c->sacked[i].end, st)) i++;
+    if (i < c->n_sacked && SEQ_LE(c->sacked[i].start, st) && SEQ_GE(c->sacked[i].end, en)) return false;
+    int j = i;
+    while (j < c->n_sacked && SEQ_LE(c->sacked[j].start, en)) {
+        if (SEQ_LT(c->sacked[j].start, st)) st = c->sacked[j].start;
+        if (SEQ_GT(c->sacked[j].end, en)) en = c->sacked[j].end;
+        j++;
+    }
+    if (j == i && c->n_sacked == TCP_SCORE_MAX) {
+        if (i == c->n_sacked) return false;
+        c->n_sacked--;
+    }
+    memmove(c->sacked + i + 1, c->sacked + j, (size_t)(c->n_sacked - j) * sizeof c->sacked[0]);
+    c->n_sacked += 1 - (j - i);
+    c->sacked[i].start = st;
+    c->sacked[i].end = en;
+    return true;
+}
+
+/* The duplicate-ACK threshold: 3, or with SACK, fewer than four segments outstanding and no
+ * new data to send, one less than the segments outstanding (RFC 5827 §3.1). */
+static int dup_thresh(const struct tcp_conn *c) {
+    uint32_t out = c->snd_max - c->snd_una;
+    if (!c->sack_ok || SEQ_LT(c->snd_max, c->snd_end) || out >= 4u * c->mss) return 3;
+    return MAX((int)((out + c->mss - 1) / c->mss) - 1, 1);
+}
+
+/* Enters SACK-based loss recovery (RFC 6675 §5 steps 4.1-4.3): RecoveryPoint = SND.MAX,
+ * cwnd = ssthresh = FlightSize / 2; tcp_output retransmits the first hole and goes on. */
+static void sack_enter_recovery(struct tcp_conn *c) {
+    uint32_t flight = c->snd_max - c->snd_una;
+    c->ssthresh = c->cwnd = MAX(flight / 2, 2u * c->mss);
+    c->recover = c->snd_max;
+    c->in_recovery = true;
+    c->high_rxt = c->snd_una;
+    c->rtt_active = false;
+    tcp_stats.fast_recoveries++;
+}
+
 /* ACK processing for synchronized states (fifth step). ACK_GO: go on with the text;
  * ACK_STOP: stop after output; ACK_GONE: the connection was dropped (maybe freed). */
 enum { ACK_GO, ACK_STOP, ACK_GONE };
@@ -277,8 +343,9 @@ static int take_ack(struct tcp_conn *c, const struct seg *s, uint64_t now) {
     uint32_t mw = MAX(c->max_snd_wnd, 65535u);
     if (SEQ_LT(s->ack, c->snd_una - mw)) { c->ack_now = true; return ACK_STOP; }   /* RFC 5961 §5 */
     uint32_t wnd = s->wnd << c->snd_wscale;
-    if (SEQ_GT(s->ack, c->snd_una)) {
-        uint32_t acked = s->ack - c->snd_una;
+    bool advanced = SEQ_GT(s->ack, c->snd_una);
+    uint32_t acked = advanced ? s->ack - c->snd_una : 0;
+    if (advanced) {
         if (c->rtt_active && SEQ_GE(s->ack, c->rtt_seq)) {
             rtt_sample(c, now - c->rtt_start);
             c->rtt_active = false;
@@ -286,25 +353,39 @@ static int take_ack(struct tcp_conn *c, const struct seg *s, uint64_t now) {
         c->retries = 0;
         c->snd_una = s->ack;
         if (SEQ_LT(c->snd_nxt, c->snd_una)) c->snd_nxt = c->snd_una;
+        score_trim(c);
+    }
+    bool newly_sacked = false;
+    if (c->sack_ok && SEQ_GE(s->ack, c->snd_una))
+        for (int k = 0; k < MIN(s->n_sack, TCP_SACK_SEND); k++)
+            newly_sacked |= score_add(c, net_get32(s->sack + 8 * k), net_get32(s->sack + 8 * k + 4));
+    if (advanced) {
         if (c->in_recovery) {
             if (SEQ_GE(s->ack, c->recover)) {         /* full ACK (RFC 6582 §3.2 step 3) */
                 uint32_t flight = c->snd_max - c->snd_una;
                 c->cwnd = MIN(c->ssthresh, MAX(flight, (uint32_t)c->mss) + c->mss);
                 c->in_recovery = false;
-            } else {                                   /* partial ACK: resend the next hole */
+            } else if (!c->sack_ok) {                 /* partial ACK: resend the next hole */
                 uint32_t l = SEQ_LT(c->snd_una, c->snd_end) ? MIN(c->snd_end - c->snd_una, (uint32_t)c->mss) : 0;
                 tcp_send_seg(c, c->snd_una, TCP_ACK, l, now);
                 tcp_stats.retrans_segs++;
                 c->cwnd = (c->cwnd > acked ? c->cwnd - acked : 0) + c->mss;
                 tcp_rexmit_arm(c, now, true);
-            }
+            }                                          /* with SACK, tcp_output fills the holes */
         } else if (c->cwnd < c->ssthresh) {
             c->cwnd += MIN(acked, (uint32_t)c->mss);   /* slow start */
         } else {
             c->cwnd += MAX(1u, (uint32_t)c->mss * c->mss / c->cwnd);   /* congestion avoidance */
         }
-        c->dupacks = 0;
+        /* With SACK, an ACK that moves SND.UNA but still SACKs new data above a hole counts as
+         * the first duplicate ACK (a delayed ACK often covers the segment before a loss), so
+         * limited transmit keeps the ACK clock going in a small window. */
+        c->dupacks = c->sack_ok && newly_sacked && c->n_sacked ? 1 : 0;
+        c->una_rxt = false;
         tcp_rexmit_arm(c, now, true);
+    } else if (c->sack_ok) {
+        /* RFC 6675 §2: a duplicate ACK newly SACKs data (a duplicated segment's ACK does not). */
+        if (s->ack == c->snd_una && newly_sacked && c->snd_max != c->snd_una) c->dupacks++;
     } else if (s->ack == c->snd_una && s->len == 0 && !(s->flags & (TCP_SYN | TCP_FIN)) &&
                c->snd_max != c->snd_una && wnd == c->snd_wnd && c->snd_wnd != 0) {
         /* A duplicate ACK (RFC 5681 §2). */
@@ -313,6 +394,7 @@ static int take_ack(struct tcp_conn *c, const struct seg *s, uint64_t now) {
             c->ssthresh = MAX(flight / 2, 2u * c->mss);
             c->recover = c->snd_max;
             c->in_recovery = true;
+            tcp_stats.fast_recoveries++;
             uint32_t l = SEQ_LT(c->snd_una, c->snd_end) ? MIN(c->snd_end - c->snd_una, (uint32_t)c->mss) : 0;
             tcp_send_seg(c, c->snd_una, TCP_ACK | (l == 0 && c->fin_queued ? TCP_FIN : 0), l, now);
             tcp_stats.retrans_segs++;
@@ -323,6 +405,25 @@ static int take_ack(struct tcp_conn *c, const struct seg *s, uint64_t now) {
             c->cwnd += c->mss;                         /* inflate: another segment left */
         }
     }
+    /* A lost retransmission (the segment at SND.UNA resent, then more than 2 MSS sent after it
+     * SACKed while it is still missing): resend it at once rather than wait for the timeout,
+     * with another halving of the window (a second congestion signal). */
+    if (c->sack_ok && c->in_recovery && c->una_rxt && newly_sacked) {
+        uint32_t after = 0;
+        for (int k = 0; k < c->n_sacked; k++)
+            if (SEQ_GT(c->sacked[k].end, c->una_rxt_max))
+                after += c->sacked[k].end - (SEQ_GT(c->sacked[k].start, c->una_rxt_max) ? c->sacked[k].start : c->una_rxt_max);
+        if (after > 2u * c->mss) {
+            c->una_rxt = false;
+            c->high_rxt = c->snd_una;
+            c->ssthresh = c->cwnd = MAX(c->cwnd / 2, 2u * c->mss);
+        }
+    }
+    /* SACK: recovery starts on the duplicate-ACK threshold or when the first hole counts as
+     * lost (RFC 6675 §5 step 4, IsLost), not again before RecoveryPoint (as RFC 6582 §3.2). */
+    if (c->sack_ok && !c->in_recovery && c->snd_max != c->snd_una && SEQ_GE(c->snd_una, c->recover) &&
+        (c->dupacks >= dup_thresh(c) || SEQ_GT(tcp_sack_lost_edge(c), c->snd_una)))
+        sack_enter_recovery(c);
     /* Window update (RFC 9293 §3.10.7.4, SND.WL1/WL2 rule). */
     if (SEQ_LT(c->snd_wl1, s->seq) || (c->snd_wl1 == s->seq && SEQ_LE(c->snd_wl2, s->ack))) {
         c->snd_wnd = MIN(wnd, 1u << 30);

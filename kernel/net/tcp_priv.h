@@ -49,6 +49,9 @@ struct pkt *tcp_take_out(void);
 void tcp_send_list(struct pkt *p);
 /* The retransmission timer (RFC 6298 §5): start if off, restart, stop. */
 void tcp_rexmit_arm(struct tcp_conn *c, uint64_t now, bool restart);
+/* RFC 6675 §4 IsLost as a boundary: every unSACKed byte below it counts as lost (more than
+ * 2 * MSS SACKed above it); SND.UNA when nothing is lost. */
+uint32_t tcp_sack_lost_edge(const struct tcp_conn *c);
 
 /* ---- tcp_in.c ---- */
 /* Processes one segment for a connection found by the demultiplexer. */

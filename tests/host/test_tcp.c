@@ -40,6 +40,9 @@ struct seg_out {
     uint32_t seq, ack;
     uint8_t flags;
     int mss, ws;            /* -1 = option absent */
+    bool sack_perm;
+    int nsack;              /* SACK blocks, in option order */
+    uint32_t sack[4][2];
     uint32_t len;
     uint8_t data[1600];
 };
@@ -63,11 +66,25 @@ static int capture(const struct net_addr *src, const struct net_addr *dst, struc
     s->flags = h[13]; s->win = net_get16(h + 14);
     uint32_t hl = (h[12] >> 4) * 4u;
     s->mss = s->ws = -1;
+    s->sack_perm = false;
+    s->nsack = 0;
+    assert_true(hl <= 60);
     for (uint32_t i = TCP_HLEN; i < hl;) {
         if (h[i] == 0) break;
         if (h[i] == 1) { i++; continue; }
+        assert_true(i + 1 < hl && h[i + 1] >= 2 && i + h[i + 1] <= hl);
         if (h[i] == 2) s->mss = net_get16(h + i + 2);
         if (h[i] == 3) s->ws = h[i + 2];
+        if (h[i] == 4) { assert_int_equal(h[i + 1], 2); s->sack_perm = true; }
+        if (h[i] == 5) {
+            assert_int_equal((h[i + 1] - 2) % 8, 0);
+            s->nsack = (h[i + 1] - 2) / 8;
+            assert_true(s->nsack >= 1 && s->nsack <= 4);
+            for (int k = 0; k < s->nsack; k++) {
+                s->sack[k][0] = net_get32(h + i + 2 + 8 * k);
+                s->sack[k][1] = net_get32(h + i + 6 + 8 * k);
+            }
+        }
         i += h[i + 1];
     }
     s->len = p->len - hl;
@@ -146,14 +163,16 @@ static void tick_to(uint64_t t) {
 
 /* Establishes an active connection with peer ISN 5000, MSS 1000, WS 2, window win. */
 #define PISN 5000u
-static struct tcp_conn *open_est(uint16_t win) {
+static const uint8_t SYN_OPTS_SACK[] = {2, 4, 0x03, 0xe8, 1, 3, 3, 2, 1, 1, 4, 2};   /* + SACK-permitted */
+static struct tcp_conn *open_est_opts(uint16_t win, const uint8_t *opts, uint32_t optlen) {
     int err;
     struct tcp_conn *c = tcp_open_active(&A, AP, &B, BP, &err);
     assert_non_null(c);
     struct seg_out *s = expect(TCP_SYN, c->iss, 0, 0);
     assert_int_equal(s->mss, 1460);
     assert_int_equal(s->ws, c->rcv_wscale);
-    inject_full(BP, AP, PISN, c->iss + 1, TCP_SYN | TCP_ACK, win, SYN_OPTS, sizeof SYN_OPTS, NULL, 0);
+    assert_true(s->sack_perm);                        /* always offered (RFC 2018 §2) */
+    inject_full(BP, AP, PISN, c->iss + 1, TCP_SYN | TCP_ACK, win, opts, optlen, NULL, 0);
     expect(TCP_ACK, c->iss + 1, PISN + 1, 0);
     assert_int_equal(c->state, TCP_ESTABLISHED);
     assert_int_equal(c->mss, 1000);
@@ -163,6 +182,7 @@ static struct tcp_conn *open_est(uint16_t win) {
     expect_none();
     return c;
 }
+static struct tcp_conn *open_est(uint16_t win) { return open_est_opts(win, SYN_OPTS, sizeof SYN_OPTS); }
 
 /* ---- tests ---- */
 static void test_active_open(void **st) {
@@ -1000,6 +1020,201 @@ static void test_ipv6_open(void **st) {
     out_r = out_n;
 }
 
+/* ---- SACK (RFC 2018, RFC 6675) ---- */
+static void test_sack_negotiation(void **st) {
+    (void)st;
+    struct tcp_conn *c = open_est(1000);               /* the peer did not offer it */
+    assert_false(c->sack_ok);
+    tcp_abort(c);
+    reset_world();
+    c = open_est_opts(1000, SYN_OPTS_SACK, sizeof SYN_OPTS_SACK);
+    assert_true(c->sack_ok);
+    tcp_abort(c);
+    reset_world();
+    /* passive: SACK-permitted in the SYN-ACK only when the SYN had it */
+    int err;
+    struct tcp_conn *l = tcp_listen(NULL, AP, 4, &err);
+    inject_full(BP, AP, 777, 0, TCP_SYN, 8192, SYN_OPTS, sizeof SYN_OPTS, NULL, 0);
+    struct seg_out *s = next_out();
+    assert_int_equal(s->flags, TCP_SYN | TCP_ACK);
+    assert_false(s->sack_perm);
+    inject_full(BP + 1, AP, 900, 0, TCP_SYN, 8192, SYN_OPTS_SACK, sizeof SYN_OPTS_SACK, NULL, 0);
+    s = next_out();
+    assert_int_equal(s->flags, TCP_SYN | TCP_ACK);
+    assert_true(s->sack_perm);
+    assert_int_equal(s->mss, 1460);
+    assert_int_equal(s->ws, 1);
+    /* a SACK-permitted option with a wrong length is not SACK-permitted */
+    static const uint8_t bad[] = {2, 4, 0x03, 0xe8, 1, 1, 4, 3, 0, 0, 0, 0};
+    inject_full(BP + 2, AP, 950, 0, TCP_SYN, 8192, bad, sizeof bad, NULL, 0);
+    s = next_out();
+    assert_int_equal(s->flags, TCP_SYN | TCP_ACK);
+    assert_false(s->sack_perm);
+    tcp_close(l);
+}
+
+static void test_sack_blocks_from_ooo_queue(void **st) {
+    (void)st;
+    struct tcp_conn *c = open_est_opts(1000, SYN_OPTS_SACK, sizeof SYN_OPTS_SACK);
+    uint32_t i1 = c->iss + 1, r = PISN + 1;
+    char d[1000] = {0};
+    inject(r + 1000, i1, TCP_ACK, 1000, d, 500);
+    struct seg_out *s = expect(TCP_ACK, i1, r, 0);
+    assert_int_equal(s->nsack, 1);
+    assert_int_equal(s->sack[0][0], r + 1000);
+    assert_int_equal(s->sack[0][1], r + 1500);
+    inject(r + 3000, i1, TCP_ACK, 1000, d, 500);
+    s = expect(TCP_ACK, i1, r, 0);
+    assert_int_equal(s->nsack, 2);                     /* the latest block first */
+    assert_int_equal(s->sack[0][0], r + 3000);
+    assert_int_equal(s->sack[1][0], r + 1000);
+    inject(r + 1500, i1, TCP_ACK, 1000, d, 500);       /* extends the first range */
+    s = expect(TCP_ACK, i1, r, 0);
+    assert_int_equal(s->nsack, 2);
+    assert_int_equal(s->sack[0][0], r + 1000);
+    assert_int_equal(s->sack[0][1], r + 2000);
+    assert_int_equal(s->sack[1][0], r + 3000);
+    assert_int_equal(s->sack[1][1], r + 3500);
+    for (int k = 0; k < 4; k++) {                      /* six ranges: at most four blocks */
+        inject(r + 5000 + 1000 * k, i1, TCP_ACK, 1000, d, 100);
+        s = expect(TCP_ACK, i1, r, 0);
+    }
+    assert_int_equal(s->nsack, 4);
+    assert_int_equal(s->sack[0][0], r + 8000);
+    assert_int_equal(s->sack[1][0], r + 1000);
+    assert_int_equal(s->sack[2][0], r + 3000);
+    inject(r, i1, TCP_ACK, 1000, d, 1000);             /* fills the first hole */
+    s = expect(TCP_ACK, i1, r + 2000, 0);
+    assert_int_equal(s->nsack, 4);
+    assert_int_equal(s->sack[0][0], r + 8000);         /* still the latest segment's range */
+    assert_int_equal(s->sack[1][0], r + 3000);
+    tcp_abort(c);
+}
+
+/* An ACK from the peer carrying nblocks SACK blocks (pairs of relative offsets from base). */
+static void inject_sack(uint32_t ack, uint32_t base, const uint32_t (*b)[2], int nblocks) {
+    uint8_t o[40] = {1, 1, 5, (uint8_t)(2 + 8 * nblocks)};
+    for (int k = 0; k < nblocks; k++) {
+        net_put32(o + 4 + 8 * k, base + b[k][0]);
+        net_put32(o + 8 + 8 * k, base + b[k][1]);
+    }
+    inject_full(BP, AP, PISN + 1, ack, TCP_ACK, 1000, o, 4 + 8u * (uint32_t)nblocks, NULL, 0);
+}
+
+static void check_scoreboard(const struct tcp_conn *c) {
+    assert_true(c->n_sacked >= 0 && c->n_sacked <= TCP_SCORE_MAX);
+    for (int k = 0; k < c->n_sacked; k++) {
+        assert_true(SEQ_LT(c->sacked[k].start, c->sacked[k].end));
+        assert_true(SEQ_GE(c->sacked[k].start, c->snd_una) && SEQ_LE(c->sacked[k].end, c->snd_max));
+        if (k) assert_true(SEQ_GT(c->sacked[k].start, c->sacked[k - 1].end));
+    }
+}
+
+static void test_sack_hostile_blocks(void **st) {
+    (void)st;
+    struct tcp_conn *c = open_est_opts(1000, SYN_OPTS_SACK, sizeof SYN_OPTS_SACK);
+    uint32_t i1 = c->iss + 1;
+    char d[3000] = {0};
+    assert_int_equal(tcp_send(c, d, 3000), 3000);     /* 3 segments in flight (cwnd 4000) */
+    for (int k = 0; k < 3; k++) expect(TCP_ACK | (k == 2 ? TCP_PSH : 0), i1 + 1000u * k, PISN + 1, 1000);
+    static const uint32_t hostile[][2] = {
+        {5000, 6000},              /* beyond SND.MAX */
+        {2000, 1000},              /* reversed */
+        {1500, 1500},              /* empty */
+        {-1000u, 500},             /* starts below SND.UNA */
+    };
+    inject_sack(i1, i1, hostile, 4);
+    check_scoreboard(c);
+    assert_int_equal(c->n_sacked, 0);
+    assert_int_equal(c->dupacks, 0);
+    expect_none();
+    static const uint32_t overlap[][2] = {{1000, 2000}, {1500, 2500}, {1200, 1300}, {2500, 3000}};
+    inject_sack(i1, i1, overlap, 4);
+    check_scoreboard(c);
+    assert_int_equal(c->n_sacked, 1);                  /* merged into [1000, 3000) */
+    assert_int_equal(c->sacked[0].start, i1 + 1000);
+    assert_int_equal(c->sacked[0].end, i1 + 3000);
+    /* the same ACK again (a duplicated segment) SACKs nothing new: not a duplicate ACK */
+    int dup = c->dupacks;
+    inject_sack(i1, i1, overlap, 4);
+    assert_int_equal(c->dupacks, dup);
+    /* malformed SACK options: a length not 2 + 8n is ignored; one past the header drops the segment */
+    static const uint8_t odd[] = {1, 1, 5, 7, 0, 0, 0, 1, 0, 0, 0, 0};
+    inject_full(BP, AP, PISN + 1, i1, TCP_ACK, 1000, odd, sizeof odd, NULL, 0);
+    uint64_t bad = tcp_stats.bad_header;
+    static const uint8_t over[] = {1, 1, 5, 34, 0, 0, 0, 1};
+    inject_full(BP, AP, PISN + 1, i1, TCP_ACK, 1000, over, sizeof over, NULL, 0);
+    assert_int_equal(tcp_stats.bad_header, bad + 1);
+    check_scoreboard(c);
+    /* a cumulative ACK trims the scoreboard */
+    out_r = out_n;
+    inject(PISN + 1, i1 + 2000, TCP_ACK, 1000, NULL, 0);
+    check_scoreboard(c);
+    assert_int_equal(c->n_sacked, 1);
+    assert_int_equal(c->sacked[0].start, i1 + 2000);
+    /* a scoreboard full of ranges: more blocks never overflow it */
+    tcp_abort(c);
+    reset_world();
+    c = open_est_opts(65535, SYN_OPTS_SACK, sizeof SYN_OPTS_SACK);
+    i1 = c->iss + 1;
+    c->cwnd = 1u << 20;
+    static char big[60000];
+    assert_int_equal(tcp_send(c, big, sizeof big), (int64_t)sizeof big);
+    out_r = out_n;
+    for (uint32_t k = 0; k < 40; k++) {
+        uint32_t b[1][2] = {{59000 - 1000 * k, 59000 - 1000 * k + 10}};
+        inject_sack(i1, i1, b, 1);
+        check_scoreboard(c);
+    }
+    assert_int_equal(c->n_sacked, TCP_SCORE_MAX);
+    tcp_abort(c);
+}
+
+static void test_sack_hole_retransmit(void **st) {
+    (void)st;
+    struct tcp_conn *c = open_est_opts(1000, SYN_OPTS_SACK, sizeof SYN_OPTS_SACK);
+    uint32_t i1 = c->iss + 1;
+    char d[4000];
+    for (int i = 0; i < 4000; i++) d[i] = (char)i;
+    assert_int_equal(tcp_send(c, d, 4000), 4000);
+    for (int k = 0; k < 4; k++) expect(TCP_ACK | (k == 3 ? TCP_PSH : 0), i1 + 1000u * k, PISN + 1, 1000);
+    /* the second segment is lost: the peer SACKs the third and the fourth */
+    inject(PISN + 1, i1 + 1000, TCP_ACK, 1000, NULL, 0);   /* the first arrives */
+    expect_none();
+    static const uint32_t b2[][2] = {{2000, 3000}};
+    inject_sack(i1 + 1000, i1, b2, 1);
+    expect_none();                                     /* one duplicate ACK, nothing new to send */
+    static const uint32_t b3[][2] = {{2000, 4000}};
+    inject_sack(i1 + 1000, i1, b3, 1);                 /* early retransmit: 3 outstanding, 2 dup ACKs */
+    struct seg_out *s = expect(TCP_ACK, i1 + 1000, PISN + 1, 1000);
+    assert_memory_equal(s->data, d + 1000, 1000);
+    assert_true(c->in_recovery);
+    expect_none();                                     /* only the hole: SACKed data is not resent */
+    inject_sack(i1 + 1000, i1, b3, 1);                 /* a duplicated ACK: nothing */
+    expect_none();
+    inject(PISN + 1, i1 + 4000, TCP_ACK, 1000, NULL, 0);
+    assert_false(c->in_recovery);
+    assert_int_equal(c->n_sacked, 0);
+    expect_none();
+    /* after a timeout, the go-back-N resend skips SACKed ranges */
+    assert_int_equal(tcp_send(c, d, 4000), 4000);
+    c->cwnd = 8000;
+    tcp_output(c, fake_now);
+    out_r = out_n;
+    static const uint32_t b4[][2] = {{1000, 2000}, {3000, 4000}};
+    inject_sack(i1 + 4000, i1 + 4000, b4, 2);
+    out_r = out_n;
+    assert_false(c->in_recovery);                      /* 1 duplicate ACK, 2 MSS SACKed */
+    tick_to(c->rexmit_at);
+    expect(TCP_ACK, i1 + 4000, PISN + 1, 1000);        /* the RTO resends [0, 1000) ... */
+    expect_none();                                     /* (cwnd 1 MSS) */
+    c->cwnd = 8000;
+    inject(PISN + 1, i1 + 5000, TCP_ACK, 1000, NULL, 0);
+    expect(TCP_ACK, i1 + 6000, PISN + 1, 1000);        /* ... then [2000, 3000), not [1000, 2000) */
+    expect_none();
+    tcp_abort(c);
+}
+
 /* ---- back to back through a lossy network ---- */
 struct wire { struct net_addr src, dst; struct pkt *p; };
 #define WIRE_MAX 4096
@@ -1125,6 +1340,96 @@ static void test_lossy_10mib(void **st) {
     wire_n = 0;
 }
 
+/* ---- measurement: a timed lossy wire (make bench style figures, never asserted) ----
+ * Each segment takes 1 ms each way (RTT 2 ms); 5 % are lost, 2 % duplicated and 2 % held back
+ * by a further 1.5 ms so that later ones overtake them. The TCP timers run every 10 ms as under
+ * net_poller. One direction moves `total` bytes from an active opener to an accepted socket;
+ * prints the simulated time, the throughput and the retransmissions. */
+struct timed_seg { uint64_t at; struct net_addr src, dst; struct pkt *p; };
+#define TWIRE_MAX 2048
+static struct timed_seg twire[TWIRE_MAX];
+static int twire_n;
+
+static int timed_wire_out(const struct net_addr *src, const struct net_addr *dst, struct pkt *p) {
+    if (rnd() % 1000 < 50 || twire_n >= TWIRE_MAX - 2) { pkt_free(p); return 0; }
+    int copies = rnd() % 1000 < 20 ? 2 : 1;
+    for (int k = 0; k < copies; k++) {
+        struct pkt *q = p;
+        if (k) {
+            q = pkt_alloc(p->len);
+            memcpy(pkt_put(q, p->len), p->data, p->len);
+        }
+        uint64_t delay = 1000000ull + (rnd() % 1000 < 20 ? 1500000ull : 0);
+        twire[twire_n++] = (struct timed_seg){fake_now + delay, *src, *dst, q};
+    }
+    return 0;
+}
+
+/* Delivers every segment due by now, earliest first (equal times in sending order). */
+static void timed_deliver(void) {
+    for (;;) {
+        int best = -1;
+        for (int i = 0; i < twire_n; i++)
+            if (twire[i].at <= fake_now && (best < 0 || twire[i].at < twire[best].at)) best = i;
+        if (best < 0) return;
+        struct timed_seg t = twire[best];
+        memmove(twire + best, twire + best + 1, sizeof twire[0] * (size_t)(twire_n - best - 1));
+        twire_n--;
+        tcp_input(t.p, &t.src, &t.dst);
+    }
+}
+
+/* Moves total bytes through the timed wire; returns the simulated seconds. */
+static double timed_transfer(uint32_t total, uint64_t *rexmits, uint64_t *rtos, uint64_t *recoveries) {
+    reset_world();
+    capture_raw = true;
+    raw_sink = timed_wire_out;
+    int err;
+    struct tcp_conn *l = tcp_listen(&B, BP, 4, &err);
+    struct tcp_conn *c = tcp_open_active(&A, AP, &B, BP, &err), *s = NULL;
+    static uint8_t buf[16384];
+    uint32_t sent = 0, got = 0;
+    uint64_t start = fake_now, deadline = fake_now + 3600000000000ull, next_tick = fake_now;
+    while (fake_now < deadline && got < total) {
+        timed_deliver();
+        if (!s) s = tcp_accept(l, &err);
+        if (c->state == TCP_ESTABLISHED && sent < total) {
+            uint32_t n = MIN(total - sent, (uint32_t)sizeof buf);
+            for (uint32_t i = 0; i < n; i++) buf[i] = (uint8_t)((sent + i) * 2654435761u >> 24);
+            int64_t r = tcp_send(c, buf, n);
+            if (r > 0) sent += (uint32_t)r;
+        }
+        int64_t r;
+        while (s && (r = tcp_recv(s, buf, sizeof buf)) > 0) {
+            for (int64_t i = 0; i < r; i++) assert_int_equal(buf[i], (uint8_t)((got + i) * 2654435761u >> 24));
+            got += (uint32_t)r;
+        }
+        fake_now += 100000ull;                       /* 0.1 ms steps */
+        if (fake_now >= next_tick) { next_tick += 10000000ull; tcp_timer_tick(fake_now); }
+    }
+    assert_int_equal(got, total);
+    *rexmits = tcp_stats.retrans_segs;
+    *rtos = tcp_stats.rto_expiries;
+    *recoveries = tcp_stats.fast_recoveries;
+    tcp_abort(s);
+    tcp_abort(c);
+    tcp_close(l);
+    for (int i = 0; i < twire_n; i++) pkt_free(twire[i].p);
+    twire_n = 0;
+    return (double)(fake_now - start) / 1e9;
+}
+
+static void test_lossy_timed_measure(void **st) {
+    (void)st;
+    rng = 4242;
+    uint64_t rx, rtos, recs;
+    uint32_t total = 8u << 20;
+    double t = timed_transfer(total, &rx, &rtos, &recs);
+    fprintf(stderr, "timed lossy wire (RTT 2 ms, 5 %% loss, 2 %% dup, 2 %% reorder): %u MiB in %.2f s "
+            "(%.2f MB/s), %lu retransmissions, %lu timeouts, %lu fast recoveries\n", total >> 20, t,
+            total / t / 1e6, (unsigned long)rx, (unsigned long)rtos, (unsigned long)recs);
+}
+
 /* ---- fuzzer ---- */
 static int drop_out(const struct net_addr *src, const struct net_addr *dst, struct pkt *p) {
     (void)src; (void)dst;
@@ -1144,7 +1449,10 @@ static void test_fuzz(void **st) {
         raw_sink = drop_out;
         struct tcp_conn *l = tcp_listen(NULL, AP, 8, &err);
         struct tcp_conn *c = tcp_open_active(&A, AP + 1, &B, BP, &err);
-        inject_full(BP, AP + 1, PISN, c->iss + 1, TCP_SYN | TCP_ACK, 1000, SYN_OPTS, sizeof SYN_OPTS, NULL, 0);
+        if (round % 2)                                    /* odd rounds: with SACK */
+            inject_full(BP, AP + 1, PISN, c->iss + 1, TCP_SYN | TCP_ACK, 1000, SYN_OPTS_SACK, sizeof SYN_OPTS_SACK, NULL, 0);
+        else
+            inject_full(BP, AP + 1, PISN, c->iss + 1, TCP_SYN | TCP_ACK, 1000, SYN_OPTS, sizeof SYN_OPTS, NULL, 0);
         uint32_t rseq = PISN + 1;
         for (int i = 0; i < 10000; i++) {
             uint8_t seg[200];
@@ -1157,6 +1465,14 @@ static void test_fuzz(void **st) {
                 if (mode >= 2) net_put32(seg + 4, rseq + (rnd() % 4000) - 2000);
                 if (mode == 3) net_put32(seg + 8, c->snd_una + (rnd() % 4000) - 2000);
                 seg[12] = (uint8_t)((5 + rnd() % 3) << 4);
+                if (mode == 3 && len >= 32 && rnd() % 2) {   /* a SACK block near the live data */
+                    uint32_t st = c->snd_una + rnd() % 8000 - 2000;
+                    static const uint8_t sk[4] = {1, 1, 5, 10};
+                    memcpy(seg + 20, sk, 4);
+                    net_put32(seg + 24, st);
+                    net_put32(seg + 28, st + rnd() % 4000 - 1000);
+                    seg[12] = 8 << 4;
+                }
                 seg[13] &= (uint8_t)(rnd() % 8 ? ~(TCP_SYN | TCP_RST) : 0xff);
                 net_put16(seg + 16, 0);
                 net_put16(seg + 16, net_csum_fold(net_csum_add(net_csum_pseudo(&B, &A, 6, len), seg, len)));
@@ -1198,6 +1514,10 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_fast_retransmit_newreno, setup, teardown),
         cmocka_unit_test_setup_teardown(test_out_of_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_zero_window_probe, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sack_negotiation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sack_blocks_from_ooo_queue, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sack_hostile_blocks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sack_hole_retransmit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keepalive_answered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keepalive_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keepalive_peer_resets_clock, setup, teardown),
@@ -1209,6 +1529,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_api_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ipv6_open, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lossy_10mib, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lossy_timed_measure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fuzz, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
