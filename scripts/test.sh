@@ -452,56 +452,37 @@ run_hw_groups() {
 # "[PASS] net_guest.NAME" lines and "net_guest: N passed, M failed"
 # (tests/integration/net_guest.sh; transcript build/test/net-guest.transcript).
 run_net_guest() {
-    local log="$out/net-guest.log"
-    bash tests/integration/net_guest.sh > "$log" 2>&1
-    local rc=$?
-    grep -E '^\[(PASS|FAIL)\] net_guest\.' "$log" | tee -a "$results"
-    grep -E '^net_guest: (time|figure) ' "$log"
-    if ! grep -qE '^net_guest: [0-9]+ passed, [0-9]+ failed$' "$log"; then
-        report "[FAIL] net_guest.completed: the script exited with $rc before its summary"
-        tail -20 "$log" | sed 's/^/    /'
-    fi
+    run_guest_script net_guest net-guest bash tests/integration/net_guest.sh
+    grep -E '^net_guest: (time|figure) ' "$out/net-guest.log"
 }
 
-run_tsh_guest() {
-    local log="$out/tsh-guest.log"
-    expect -f tests/integration/tsh.exp > "$log" 2>&1
+# run_guest_script NAME LOGNAME COMMAND...: runs a guest test script that prints
+# "[PASS]/[FAIL] NAME.CHECK" lines and "NAME: N passed, M failed"; its log is
+# $out/LOGNAME.log. A script that stops before its summary is a failure of its own.
+run_guest_script() {
+    local name=$1 log="$out/$2.log"
+    shift 2
+    "$@" > "$log" 2>&1
     local rc=$?
-    tr -d '\r' < "$log" | grep -E '^\[(PASS|FAIL)\] tsh_guest\.' | tee -a "$results"
-    if ! tr -d '\r' < "$log" | grep -qE '^tsh_guest: [0-9]+ passed, [0-9]+ failed$'; then
-        report "[FAIL] tsh_guest.completed: expect exited with $rc before its summary"
+    tr -d '\r' < "$log" | grep -E "^\[(PASS|FAIL)\] $name\." | tee -a "$results"
+    if ! tr -d '\r' < "$log" | grep -qE "^$name: [0-9]+ passed, [0-9]+ failed\$"; then
+        report "[FAIL] $name.completed: the script exited with $rc before its summary"
         tr -d '\r' < "$log" | tail -20 | sed 's/^/    /'
     fi
 }
+
+run_tsh_guest() { run_guest_script tsh_guest tsh-guest expect -f tests/integration/tsh.exp; }
 
 # init's respawn after kill -9 and the clean shutdown and reboot over the serial console, on
 # raw disk copies the host then checks (fsck.fat, mtype): "[PASS] shutdown_guest.NAME" lines
 # and "shutdown_guest: N passed, M failed" (tests/integration/shutdown_guest.exp).
-run_shutdown_guest() {
-    local log="$out/shutdown-guest.log"
-    expect -f tests/integration/shutdown_guest.exp > "$log" 2>&1
-    local rc=$?
-    tr -d '\r' < "$log" | grep -E '^\[(PASS|FAIL)\] shutdown_guest\.' | tee -a "$results"
-    if ! tr -d '\r' < "$log" | grep -qE '^shutdown_guest: [0-9]+ passed, [0-9]+ failed$'; then
-        report "[FAIL] shutdown_guest.completed: expect exited with $rc before its summary"
-        tr -d '\r' < "$log" | tail -20 | sed 's/^/    /'
-    fi
-}
+run_shutdown_guest() { run_guest_script shutdown_guest shutdown-guest expect -f tests/integration/shutdown_guest.exp; }
 
 # telnetd and httpd as init starts them at boot, through the forwarded ports with Debian's
 # telnet (expect), curl, wrk and raw sockets, hostile input, kill -9 and init's restart:
 # "[PASS] services_guest.NAME" lines and "services_guest: N passed, M failed"
-# (tests/integration/services_guest.sh; QEMU user networking only, no TAP lock).
-run_services_guest() {
-    local log="$out/services-guest.log"
-    bash tests/integration/services_guest.sh > "$log" 2>&1
-    local rc=$?
-    grep -E '^\[(PASS|FAIL)\] services_guest\.' "$log" | tee -a "$results"
-    if ! grep -qE '^services_guest: [0-9]+ passed, [0-9]+ failed$' "$log"; then
-        report "[FAIL] services_guest.completed: the script exited with $rc before its summary"
-        tail -20 "$log" | sed 's/^/    /'
-    fi
-}
+# (tests/integration/services_guest.sh; wrk goes over the TAP network: holds /tmp/sabos-tap.lock).
+run_services_guest() { run_guest_script services_guest services-guest bash tests/integration/services_guest.sh; }
 
 for layer in "${layers[@]}"; do
     case "$layer" in
