@@ -257,7 +257,8 @@ struct bcache_buf *bcache_get(struct blk_device *dev, uint64_t block, int *err) 
 
     struct bcache_buf *fill[BCACHE_READAHEAD];
     uint32_t n = 0;
-    while (n < span && (fill[n] = new_buffer(err)) != NULL) n++;
+    int ahead_err = 0;     /* a buffer short for read-ahead only is no error of this get */
+    while (n < span && (fill[n] = new_buffer(n ? &ahead_err : err)) != NULL) n++;
     r = n ? read_blocks(dev, block, fill, n) : *err;
     if (r < 0 && n > 1) {   /* a bad block ahead must not fail the requested one */
         while (n > 1) drop_new_buffer(fill[--n]);

@@ -138,15 +138,17 @@ SYSCALL(SYS_bind, bind) {
     return r;
 }
 
-SYSCALL(SYS_listen, listen) {
-    (void)a2; (void)a3; (void)a4; (void)a5;
+/* op(socket of fd, arg), for the calls that take a socket and one integer. */
+static int64_t on_socket(int fd, int (*op)(struct vfs_file *f, int arg), int arg) {
     struct vfs_file *f;
-    int r = sock_fd((int)a0, &f);
+    int r = sock_fd(fd, &f);
     if (r < 0) return r;
-    r = sock_listen(f, (int)a1);
+    r = op(f, arg);
     vfs_close(f);
     return r;
 }
+
+SYSCALL(SYS_listen, listen) { (void)a2; (void)a3; (void)a4; (void)a5; return on_socket((int)a0, sock_listen, (int)a1); }
 
 static int64_t do_accept(int fd, uint64_t uaddr, uint64_t ulenp, int flags) {
     struct vfs_file *f, *nf;
@@ -360,15 +362,7 @@ out:
 SYSCALL(SYS_sendmsg, sendmsg) { (void)a3; (void)a4; (void)a5; return do_msg((int)a0, a1, (int)a2, true); }
 SYSCALL(SYS_recvmsg, recvmsg) { (void)a3; (void)a4; (void)a5; return do_msg((int)a0, a1, (int)a2, false); }
 
-SYSCALL(SYS_shutdown, shutdown) {
-    (void)a2; (void)a3; (void)a4; (void)a5;
-    struct vfs_file *f;
-    int r = sock_fd((int)a0, &f);
-    if (r < 0) return r;
-    r = sock_shutdown(f, (int)a1);
-    vfs_close(f);
-    return r;
-}
+SYSCALL(SYS_shutdown, shutdown) { (void)a2; (void)a3; (void)a4; (void)a5; return on_socket((int)a0, sock_shutdown, (int)a1); }
 
 static int64_t do_getname(int fd, uint64_t uaddr, uint64_t ulenp, bool peer) {
     struct vfs_file *f;

@@ -35,30 +35,16 @@ static int head_fd(int fd, const char *name, unsigned long long lines) {
     return 0;
 }
 
+/* A line count: a non-negative decimal number. */
+static bool parse_count(const char *num, void *lines) {
+    return uparse_ll(num, lines) && *(long long *)lines >= 0;
+}
+
 int main(int argc, char **argv) {
     ulib_prog = "head";
     const char *usage = "[-n N] [FILE...]";
     long long lines = 10;
-    int i = 1;
-    for (; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
-        if (!strcmp(argv[i], "--")) {
-            i++;
-            break;
-        }
-        const char *num;
-        if (!strcmp(argv[i], "-n")) {
-            if (++i >= argc) uusage(usage);
-            num = argv[i];
-        } else if (!strncmp(argv[i], "-n", 2)) {
-            num = argv[i] + 2;
-        } else {
-            num = argv[i] + 1; /* the historical -N */
-        }
-        if (!uparse_ll(num, &lines) || lines < 0) {
-            uwarnx("%s: invalid number of lines", num);
-            return 2;
-        }
-    }
+    int i = uline_count_options(argc, argv, usage, parse_count, &lines);
     if (i >= argc) return head_fd(0, "stdin", (unsigned long long)lines);
     int rc = 0, nfiles = argc - i;
     for (int k = i; k < argc; k++) {

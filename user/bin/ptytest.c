@@ -356,22 +356,33 @@ static int session_child(void *varg) {
     return code;
 }
 
+/* Starts fn in a child with the slave name and a pipe whose write end it reports on (a
+ * struct session_arg); returns the child's pid and the pipe's read end in *ready, or -1 (the
+ * check is failed, m closed). */
+static pid_t spawn_session(const char *check, const char *name, int m, int (*fn)(void *), int *ready) {
+    int p[2];
+    if (pipe(p) < 0) {
+        fail(check, "pipe: %s", strerror(errno));
+        close(m);
+        return -1;
+    }
+    struct session_arg a = {name, p[1], m};
+    pid_t c = spawn(fn, &a);
+    close(p[1]);
+    *ready = p[0];
+    return c;
+}
+
 static void test_session(void) {
     char name[64];
     int m = open_pair("session", name, sizeof name, 0);
     if (m < 0) return;
-    int ready[2];
-    if (pipe(ready) < 0) {
-        fail("session", "pipe: %s", strerror(errno));
-        close(m);
-        return;
-    }
-    struct session_arg a = {name, ready[1], m};
-    pid_t c = spawn(session_child, &a);
-    close(ready[1]);
+    int ready;
+    pid_t c = spawn_session("session", name, m, session_child, &ready);
+    if (c < 0) return;
     bool ok = EXPECT("session", "output through /dev/tty", m, "via /dev/tty\r\n");
     pid_t fg = 0;
-    if (read(ready[0], &fg, sizeof fg) != sizeof fg) ok = false, fail("session", "no foreground group");
+    if (read(ready, &fg, sizeof fg) != sizeof fg) ok = false, fail("session", "no foreground group");
     pid_t pg = 0, sid = 0;
     if (ok && (ioctl(m, TIOCGPGRP, &pg) < 0 || pg != fg)) ok = false, fail("session", "TIOCGPGRP on the master: %d, expected %d", pg, fg);
     if (ok && (ioctl(m, TIOCGSID, &sid) < 0 || sid != c)) ok = false, fail("session", "TIOCGSID on the master: %d, expected %d", sid, c);
@@ -379,7 +390,7 @@ static void test_session(void) {
     int code = child_code(c);
     if (code != 0) ok = false, fail("session", "child code %d (1 ctty, 2 /dev/tty, 4 SIGTTIN, 8 tcsetpgrp, 16 ^C^\\^Z, 32 leader signalled)", code);
     if (ok) pass("session");
-    close(ready[0]);
+    close(ready);
     close(m);
 }
 
@@ -404,16 +415,11 @@ static void test_winsize(void) {
     char name[64];
     int m = open_pair("winsize", name, sizeof name, 0);
     if (m < 0) return;
-    int ready[2];
-    if (pipe(ready) < 0) {
-        close(m);
-        return;
-    }
-    struct session_arg a = {name, ready[1], m};
-    pid_t c = spawn(winsize_child, &a);
-    close(ready[1]);
+    int ready;
+    pid_t c = spawn_session("winsize", name, m, winsize_child, &ready);
+    if (c < 0) return;
     char r;
-    bool ok = read(ready[0], &r, 1) == 1;
+    bool ok = read(ready, &r, 1) == 1;
     if (!ok) fail("winsize", "the child did not start");
     struct winsize ws = {.ws_row = 30, .ws_col = 100}, back;
     if (ok && ioctl(m, TIOCSWINSZ, &ws) < 0) ok = false, fail("winsize", "TIOCSWINSZ: %s", strerror(errno));
@@ -422,7 +428,7 @@ static void test_winsize(void) {
     int code = child_code(c);
     if (code != 0) ok = false, fail("winsize", "child code %d (1 ctty, 2 size on the slave; killed: no SIGWINCH)", code);
     if (ok) pass("winsize");
-    close(ready[0]);
+    close(ready);
     close(m);
 }
 
@@ -481,16 +487,11 @@ static void test_hangup(void) {
     char name[64];
     int m = open_pair("hangup", name, sizeof name, 0);
     if (m < 0) return;
-    int ready[2];
-    if (pipe(ready) < 0) {
-        close(m);
-        return;
-    }
-    struct session_arg a = {name, ready[1], m};
-    pid_t c = spawn(hangup_child, &a);
-    close(ready[1]);
+    int ready;
+    pid_t c = spawn_session("hangup", name, m, hangup_child, &ready);
+    if (c < 0) return;
     char r;
-    bool ok = read(ready[0], &r, 1) == 1;
+    bool ok = read(ready, &r, 1) == 1;
     if (!ok) fail("hangup", "the child did not start");
     close(m);
     struct stat st;
@@ -499,7 +500,7 @@ static void test_hangup(void) {
     int code = child_code(c);
     if (code != 0) ok = false, fail("hangup", "child code %d (1 open, 4 read not 0, 8 write not EIO, 16 /dev/tty; killed: no SIGHUP)", code);
     if (ok) pass("hangup");
-    close(ready[0]);
+    close(ready);
 }
 
 /* ---- O_NONBLOCK ---- */

@@ -142,32 +142,24 @@ static int tail_last(int fd, const char *name, unsigned long long lines) {
     return 0;
 }
 
+/* The count of -n: N lines from the end, or +N: from line N on. */
+struct count {
+    long long lines;
+    bool from;
+};
+static bool parse_count(const char *num, void *ctx) {
+    struct count *c = ctx;
+    c->from = num[0] == '+';
+    return uparse_ll(c->from ? num + 1 : num, &c->lines) && c->lines >= 0;
+}
+
 int main(int argc, char **argv) {
     ulib_prog = "tail";
     const char *usage = "[-n N | -n +N] [FILE...]";
-    long long lines = 10;
-    bool from = false;
-    int i = 1;
-    for (; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
-        if (!strcmp(argv[i], "--")) {
-            i++;
-            break;
-        }
-        const char *num;
-        if (!strcmp(argv[i], "-n")) {
-            if (++i >= argc) uusage(usage);
-            num = argv[i];
-        } else if (!strncmp(argv[i], "-n", 2)) {
-            num = argv[i] + 2;
-        } else {
-            num = argv[i] + 1;
-        }
-        from = num[0] == '+';
-        if (!uparse_ll(from ? num + 1 : num, &lines) || lines < 0) {
-            uwarnx("%s: invalid number of lines", num);
-            return 2;
-        }
-    }
+    struct count c = {10, false};
+    int i = uline_count_options(argc, argv, usage, parse_count, &c);
+    long long lines = c.lines;
+    bool from = c.from;
     int rc = 0, nfiles = argc - i;
     char *dash[] = {"-"};
     char **files = nfiles ? argv + i : dash;

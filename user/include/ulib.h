@@ -125,6 +125,30 @@ static inline bool uparse_ll(const char *s, long long *out) {
     return true;
 }
 
+/* The options of head and tail: "-n N", "-nN" and the historical "-N", up to "--" or the
+ * first operand. Each count's text goes to parse(text, ctx); when it returns false the program
+ * ends with "PROG: TEXT: invalid number of lines" and status 2, and a -n without its number is
+ * a usage error. Returns the index of the first file operand. */
+static inline int uline_count_options(int argc, char **argv, const char *usage,
+                                      bool (*parse)(const char *num, void *ctx), void *ctx) {
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
+        if (!strcmp(argv[i], "--")) return i + 1;
+        const char *num;
+        if (!strcmp(argv[i], "-n")) {
+            if (++i >= argc) uusage(usage);
+            num = argv[i];
+        } else {
+            num = argv[i] + (strncmp(argv[i], "-n", 2) ? 1 : 2);
+        }
+        if (!parse(num, ctx)) {
+            uwarnx("%s: invalid number of lines", num);
+            exit(2);
+        }
+    }
+    return i;
+}
+
 /* 64-bit FNV-1a over len bytes, continuing from h (start with UFNV_INIT). */
 #define UFNV_INIT 0xcbf29ce484222325ull
 static inline uint64_t ufnv1a(uint64_t h, const void *data, size_t len) {
